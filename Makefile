@@ -1,0 +1,24 @@
+# The README's two commands are the first two targets: make run, make test.
+GO      ?= go
+BIN     := bin
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: run test build vet bench rehearsal clean
+
+## run: build, start the simulated issuer and the gateway on loopback; Ctrl-C stops both
+run: build
+	./scripts/run.sh
+
+## test: the whole suite (what .ci/run calls)
+test: vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN) out

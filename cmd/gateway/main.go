@@ -1,0 +1,128 @@
+// Command gateway runs the load-shedding gateway from a config file.
+//
+//	gateway -config configs/gateway.yaml
+//
+// An invalid config is reported with its file, line and key, and the
+// process exits 2 before listening. SIGTERM or SIGINT drains: listeners
+// close, in-flight requests finish within server.drain_timeout, exit 0.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"shedgate/configs"
+	"shedgate/gateway"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	configPath := fs.String("config", "configs/gateway.yaml", "config file")
+	listen := fs.String("listen", "", "override server.listen")
+	adminListen := fs.String("admin-listen", "", "override server.admin_listen")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logKeyHex := fs.String("log-key", os.Getenv("GATEWAY_LOG_KEY"),
+		"hex key for the keyed hash of identity keys in logs (default $GATEWAY_LOG_KEY, else random per run)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := configs.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: config:", err)
+		return 2
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	if *adminListen != "" {
+		cfg.Server.AdminListen = *adminListen
+	}
+	logKey, err := hex.DecodeString(*logKeyHex)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: -log-key: not hex:", err)
+		return 2
+	}
+	log, access, err := newLoggers(*logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		return 2
+	}
+	defer log.Sync() //nolint:errcheck
+	return serve(cfg, gateway.Options{Logger: log, AccessLog: access, LogKey: logKey}, log)
+}
+
+func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger) int {
+	g, err := gateway.New(cfg, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: listen:", err)
+		return 1
+	}
+	adminLn, err := net.Listen("tcp", cfg.Server.AdminListen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gateway: admin listen:", err)
+		return 1
+	}
+	// Tests and scripts read this line to learn the chosen ports.
+	fmt.Printf("gateway listening on %s admin %s\n", ln.Addr(), adminLn.Addr())
+	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.String("admin", adminLn.Addr().String()),
+		zap.String("config", cfg.Path), zap.String("config_hash", cfg.Hash))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	errc := make(chan error, 1)
+	go func() { errc <- g.Serve(ln, adminLn) }()
+	select {
+	case err := <-errc:
+		log.Error("serve", zap.Error(err))
+		return 1
+	case sig := <-sigs:
+		log.Info("draining", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.Server.DrainTimeout))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		log.Error("drain incomplete", zap.Error(err))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 1
+		}
+	}
+	<-errc
+	log.Info("drained")
+	return 0
+}
+
+// newLoggers builds the JSON operational logger and the access logger. The
+// access log keeps the first 10 entries each second and then 1 in 1000, so
+// a surge cannot become a log flood.
+func newLoggers(level string) (*zap.Logger, *zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
+		return nil, nil, fmt.Errorf("-log-level: %w", err)
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl)
+	log := zap.New(zapcore.NewSamplerWithOptions(core, time.Second, 100, 100))
+	access := zap.New(zapcore.NewSamplerWithOptions(core, time.Second, 10, 1000)).Named("access")
+	return log, access, nil
+}

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+)
+
+// serveAdmin answers the admin listener: /metrics (Prometheus text),
+// /healthz (the process is alive), /readyz (it accepts traffic; 503 while
+// draining) and /status (JSON for operators).
+func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4")
+		g.metrics.set.WritePrometheus(ctx)
+		metrics.WriteProcessMetrics(ctx)
+	case "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case "/readyz":
+		ctx.SetContentType("application/json")
+		if g.draining.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"draining"}`)
+			return
+		}
+		ctx.SetBodyString(`{"status":"ready"}`)
+	case "/status":
+		g.writeStatus(ctx)
+	default:
+		writeJSONError(ctx, fasthttp.StatusNotFound, []byte(`{"error":"not found"}`))
+	}
+}
+
+// Status is the JSON document served at /status.
+type Status struct {
+	Config    ConfigStatus     `json:"config"`
+	Draining  bool             `json:"draining"`
+	UptimeS   float64          `json:"uptime_s"`
+	Routes    []RouteStatus    `json:"routes"`
+	Upstreams []UpstreamStatus `json:"upstreams"`
+}
+
+// ConfigStatus identifies the config version in force.
+type ConfigStatus struct {
+	File     string    `json:"file"`
+	Hash     string    `json:"hash"`
+	Version  int       `json:"version"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+// RouteStatus describes one configured route.
+type RouteStatus struct {
+	Name     string `json:"name"`
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Key      string `json:"key,omitempty"`
+	Upstream string `json:"upstream"`
+	Class    string `json:"class"`
+}
+
+// UpstreamStatus describes one upstream and its targets.
+type UpstreamStatus struct {
+	Name      string         `json:"name"`
+	TimeoutMs int64          `json:"timeout_ms"`
+	Targets   []TargetStatus `json:"targets"`
+}
+
+// TargetStatus holds one target's live figures.
+type TargetStatus struct {
+	Addr     string `json:"addr"`
+	InFlight int64  `json:"in_flight"`
+	Conns    int    `json:"conns"`
+	Requests uint64 `json:"requests"`
+	Failures uint64 `json:"failures"`
+}
+
+// Status returns the gateway's current status.
+func (g *Gateway) Status() Status {
+	st := g.state.Load()
+	s := Status{
+		Config: ConfigStatus{
+			File: st.cfg.Path, Hash: st.cfg.Hash, Version: st.version, LoadedAt: st.loadedAt,
+		},
+		Draining: g.draining.Load(),
+		UptimeS:  time.Since(g.started).Seconds(),
+	}
+	for _, rt := range st.router.routes {
+		method := rt.method
+		if method == "" {
+			method = "*"
+		}
+		s.Routes = append(s.Routes, RouteStatus{
+			Name: rt.name, Method: method, Path: rt.cfg.Path, Key: rt.cfg.Key,
+			Upstream: rt.pool.Name(), Class: rt.class,
+		})
+	}
+	for _, name := range st.cfg.UpstreamNames() {
+		p := st.pools[name]
+		us := UpstreamStatus{Name: name, TimeoutMs: p.Timeout().Milliseconds()}
+		for _, t := range p.Targets() {
+			us.Targets = append(us.Targets, TargetStatus{
+				Addr: t.Addr(), InFlight: t.Pending(), Conns: t.Conns(),
+				Requests: t.Requests(), Failures: t.Failures(),
+			})
+		}
+		s.Upstreams = append(s.Upstreams, us)
+	}
+	return s
+}
+
+func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	enc := json.NewEncoder(ctx)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(g.Status()); err != nil {
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, bodyInternal)
+	}
+}

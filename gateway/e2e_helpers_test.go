@@ -1,0 +1,154 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"shedgate/internal/proctest"
+)
+
+// issuerProc is a running issuer-sim: Addrs[0] serves the API, Addrs[1]
+// its admin endpoints.
+type issuerProc struct{ *proctest.Proc }
+
+func startIssuer(t *testing.T, args ...string) issuerProc {
+	t.Helper()
+	bin := proctest.Build(t, "shedgate/cmd/issuer-sim")
+	args = append([]string{"-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0"}, args...)
+	return issuerProc{proctest.Start(t, bin, args...)}
+}
+
+func (p issuerProc) addr() string  { return p.Addrs[0] }
+func (p issuerProc) admin() string { return "http://" + p.Addrs[1] }
+
+// issuerStats is the part of the issuer's /stats the tests read.
+type issuerStats struct {
+	Received   int64            `json:"received"`
+	Served     int64            `json:"served"`
+	Scans      int64            `json:"scans"`
+	Duplicates int64            `json:"duplicates"`
+	InFlight   int64            `json:"in_flight"`
+	Ops        map[string]int64 `json:"ops"`
+}
+
+func (p issuerProc) stats(t *testing.T) issuerStats {
+	t.Helper()
+	var s issuerStats
+	getJSON(t, p.admin()+"/stats", &s)
+	return s
+}
+
+func (p issuerProc) setFaults(t *testing.T, faults string) {
+	t.Helper()
+	resp, err := http.Post(p.admin()+"/faults", "application/json", strings.NewReader(faults))
+	if err != nil {
+		t.Fatalf("set faults: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("set faults %s: %d %s", faults, resp.StatusCode, b)
+	}
+}
+
+// gatewayProc is a running gateway: Addrs[0] the request path, Addrs[1]
+// the admin listener.
+type gatewayProc struct{ *proctest.Proc }
+
+func (p gatewayProc) url(path string) string   { return "http://" + p.Addrs[0] + path }
+func (p gatewayProc) admin(path string) string { return "http://" + p.Addrs[1] + path }
+
+// gatewayConfig is a config for one upstream "issuer" at target, with the
+// shipped config's routes; extra is appended under server:.
+func gatewayConfig(target, server, upstreamExtra string) string {
+	return fmt.Sprintf(`server:
+  listen: "127.0.0.1:0"
+  admin_listen: "[::1]:0"
+%s
+upstreams:
+  issuer:
+    targets: ["%s"]
+%s
+limiter:
+  classes:
+    - {name: critical, max_queue: 2000, max_wait: 1s}
+    - {name: high,     max_queue: 2000, max_wait: 500ms}
+    - {name: normal,   max_queue: 1000, max_wait: 200ms}
+    - {name: low,      max_queue: 200,  max_wait: 100ms}
+routes:
+  - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"}
+  - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}"}
+  - {name: relative, method: GET, path: "/v1/codes/{id}/relatives/{rid}", upstream: issuer, class: low, key: "{id}:{rid}"}
+  - {name: scan, method: POST, path: /v1/scans, upstream: issuer, class: critical}
+  - {name: keys, method: GET, path: /v1/keys, upstream: issuer, class: normal}
+  - {name: health, method: GET, path: "/v1/health/{id}", upstream: issuer, class: high, key: "{id}"}
+  - {name: checkin, method: POST, path: "/v1/venues/{venue}/checkins", upstream: issuer, class: high}
+  - {name: passthrough, path: "/*", upstream: issuer, class: normal}
+`, server, target, upstreamExtra)
+}
+
+func startGateway(t *testing.T, config string) gatewayProc {
+	t.Helper()
+	bin := proctest.Build(t, "shedgate/cmd/gateway")
+	path := proctest.WriteFile(t, "gateway.yaml", config)
+	p := gatewayProc{proctest.Start(t, bin, "-config", path)}
+	waitReady(t, p.admin("/readyz"))
+	return p
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 5s", url)
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+}
+
+// do sends one request and returns status, headers and body.
+func do(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}

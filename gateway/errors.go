@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"shedgate/upstream"
+)
+
+// Error bodies are built once: answering an error allocates nothing.
+var (
+	bodyNoRoute        = []byte(`{"error":"no route"}`)
+	bodyBadGateway     = []byte(`{"error":"bad gateway: upstream unavailable"}`)
+	bodyBadResponse    = []byte(`{"error":"bad gateway: invalid upstream response"}`)
+	bodyTimeout        = []byte(`{"error":"gateway timeout: upstream did not answer in time"}`)
+	bodyHeaderTooLarge = []byte(`{"error":"request header too large"}`)
+	bodyBadRequest     = []byte(`{"error":"bad request"}`)
+	bodyReadTimeout    = []byte(`{"error":"request timeout"}`)
+	bodyInternal       = []byte(`{"error":"internal error"}`)
+)
+
+// writeJSONError answers with status and a small JSON body.
+func writeJSONError(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+
+// writeUpstreamError maps an upstream failure onto 504 or 502.
+func writeUpstreamError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, upstream.ErrTimeout):
+		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
+	case errors.Is(err, upstream.ErrUnavailable):
+		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyBadGateway)
+	default:
+		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyBadResponse)
+	}
+}
+
+// bodyTooLarge builds the 413 body naming the configured limit.
+func bodyTooLarge(limit int) []byte {
+	return []byte(`{"error":"request body too large","limit_bytes":` + strconv.Itoa(limit) + `}`)
+}
+
+// serverErrorHandler answers requests that fasthttp could not read:
+// 431 for an oversize header, 413 for an oversize body, 408 for a read
+// timeout and 400 for anything unparseable, each with a JSON body.
+func serverErrorHandler(tooLarge []byte) func(ctx *fasthttp.RequestCtx, err error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		var small *fasthttp.ErrSmallBuffer
+		var netErr *net.OpError
+		switch {
+		case errors.As(err, &small):
+			writeJSONError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, bodyHeaderTooLarge)
+		case errors.Is(err, fasthttp.ErrBodyTooLarge):
+			writeJSONError(ctx, fasthttp.StatusRequestEntityTooLarge, tooLarge)
+		case errors.As(err, &netErr) && netErr.Timeout():
+			writeJSONError(ctx, fasthttp.StatusRequestTimeout, bodyReadTimeout)
+		default:
+			writeJSONError(ctx, fasthttp.StatusBadRequest, bodyBadRequest)
+		}
+	}
+}

@@ -1,0 +1,214 @@
+// Package gateway is the request path of the load-shedding gateway: it
+// matches a request to a configured route, and forwards it to the route's
+// upstream with hop-by-hop headers removed, X-Forwarded-For appended and an
+// X-Request-Id kept or generated. It also serves the admin endpoints
+// (/metrics, /healthz, /readyz, /status) and drains gracefully.
+//
+// It owns HTTP: the packages it builds on (upstream, configs) know nothing
+// of the request path, and it never reaches into the load-test harness.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"shedgate/configs"
+	"shedgate/upstream"
+)
+
+// Options are the gateway's dependencies. Zero values mean defaults.
+type Options struct {
+	// Logger receives operational logs. Default: a no-op logger.
+	Logger *zap.Logger
+	// AccessLog receives one entry per request it samples; build it with a
+	// sampling core so that a surge does not become a log flood.
+	// Default: no access log.
+	AccessLog *zap.Logger
+	// LogKey keys the hash that stands in for identity keys in logs.
+	// Default: 32 random bytes, so hashes are comparable within one run only.
+	LogKey []byte
+}
+
+// Gateway is one running gateway. Its methods are safe for concurrent use.
+type Gateway struct {
+	log      *zap.Logger
+	access   *zap.Logger
+	keyHash  *keyHasher
+	ids      requestIDs
+	metrics  *metricsRegistry
+	state    atomic.Pointer[state]
+	draining atomic.Bool
+	started  time.Time
+
+	server *fasthttp.Server
+	admin  *fasthttp.Server
+}
+
+// state is everything derived from one config version. Each request runs
+// under exactly one state, loaded once at its start.
+type state struct {
+	cfg      *configs.Config
+	version  int
+	loadedAt time.Time
+	router   *router
+	pools    map[string]*upstream.Pool
+}
+
+// route is one compiled config route.
+type route struct {
+	name     string
+	method   string // "" matches any method
+	segments []configs.Segment
+	key      []routeKeyPart
+	pool     *upstream.Pool
+	class    string
+	timeout  time.Duration // 0: the upstream's timeout
+	metrics  *routeMetrics
+	cfg      *configs.Route
+}
+
+// New builds a gateway for cfg. It listens on nothing until Serve.
+func New(cfg *configs.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{
+		log:     opts.Logger,
+		access:  opts.AccessLog,
+		metrics: newMetricsRegistry(),
+		started: time.Now(),
+	}
+	if g.log == nil {
+		g.log = zap.NewNop()
+	}
+	key := opts.LogKey
+	if len(key) == 0 {
+		key = randomBytes(32)
+	}
+	g.keyHash = newKeyHasher(key)
+	g.ids.prefix = hex.EncodeToString(randomBytes(4))
+	st, err := g.compile(cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	g.state.Store(st)
+	g.server = g.newServer(cfg)
+	g.admin = &fasthttp.Server{
+		Handler:               g.serveAdmin,
+		Name:                  "shedgate-admin",
+		ReadTimeout:           5 * time.Second,
+		WriteTimeout:          5 * time.Second,
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true,
+	}
+	return g, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("BUG: crypto/rand failed: " + err.Error())
+	}
+	return b
+}
+
+func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
+	s := cfg.Server
+	return &fasthttp.Server{
+		Handler:                       g.handle,
+		ErrorHandler:                  serverErrorHandler(bodyTooLarge(s.MaxBodyBytes)),
+		ReadTimeout:                   s.ReadTimeout,
+		WriteTimeout:                  s.WriteTimeout,
+		IdleTimeout:                   60 * time.Second,
+		ReadBufferSize:                s.MaxHeaderBytes,
+		MaxRequestBodySize:            s.MaxBodyBytes,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		CloseOnShutdown:               true,
+		Concurrency:                   1 << 20,
+		DisableHeaderNamesNormalizing: false, // hop-by-hop stripping relies on canonical names
+	}
+}
+
+// compile builds the state for one config version.
+func (g *Gateway) compile(cfg *configs.Config, version int) (*state, error) {
+	st := &state{cfg: cfg, version: version, loadedAt: time.Now(), pools: map[string]*upstream.Pool{}}
+	for _, name := range cfg.UpstreamNames() {
+		u := cfg.Upstreams[name]
+		p, err := upstream.NewPool(upstream.Config{
+			Name: name, Targets: u.Targets, Timeout: u.Timeout, MaxConnsPerTarget: u.MaxConnsPerTarget,
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.pools[name] = p
+		g.metrics.registerPool(p)
+	}
+	st.router = &router{}
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		rt, err := g.compileRoute(rc, st.pools)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", rc.Name, err)
+		}
+		st.router.routes = append(st.router.routes, rt)
+	}
+	return st, nil
+}
+
+func (g *Gateway) compileRoute(rc *configs.Route, pools map[string]*upstream.Pool) (*route, error) {
+	tpl, err := compileTemplate(rc.Path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := compileKey(rc.Key, tpl)
+	if err != nil {
+		return nil, err
+	}
+	pool := pools[rc.Upstream]
+	if pool == nil {
+		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)
+	}
+	return &route{
+		name: rc.Name, method: rc.Method, segments: tpl.Segments, key: key,
+		pool: pool, class: rc.Class, timeout: rc.Timeout,
+		metrics: g.metrics.route(rc.Name, rc.Class), cfg: rc,
+	}, nil
+}
+
+// Serve serves the request path on ln and the admin endpoints on adminLn
+// until Shutdown. It returns the first serving error; after Shutdown it
+// returns nil.
+func (g *Gateway) Serve(ln, adminLn net.Listener) error {
+	errc := make(chan error, 2)
+	go func() { errc <- g.admin.Serve(adminLn) }()
+	go func() { errc <- g.server.Serve(ln) }()
+	err := <-errc
+	if g.draining.Load() {
+		return nil
+	}
+	return err
+}
+
+// Shutdown drains: /readyz turns 503, listeners close, in-flight requests
+// finish (idle keep-alive connections are closed), then the admin listener
+// closes. It returns ctx's error if requests were still in flight when ctx
+// ended.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	err := g.server.ShutdownWithContext(ctx)
+	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
+		err = aerr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("drain: %d requests still open: %w", g.server.GetOpenConnectionsCount(), err)
+	}
+	return err
+}

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"shedgate/upstream"
+)
+
+// routeMetrics counts one route's answers by status and times them.
+// Counters for a status are created on first use and cached in a fixed
+// array, so counting allocates nothing once warm. Safe for concurrent use.
+type routeMetrics struct {
+	set      *metrics.Set
+	route    string
+	class    string
+	byStatus [600]atomic.Pointer[metrics.Counter]
+	duration *metrics.Histogram
+}
+
+func newRouteMetrics(set *metrics.Set, route, class string) *routeMetrics {
+	return &routeMetrics{
+		set:   set,
+		route: route,
+		class: class,
+		duration: set.GetOrCreateHistogram(fmt.Sprintf(
+			`gateway_request_duration_seconds{route=%q,class=%q}`, route, class)),
+	}
+}
+
+// observe counts an answer with status that took d.
+func (m *routeMetrics) observe(status int, d time.Duration) {
+	if status < 100 || status >= len(m.byStatus) {
+		status = 0
+	}
+	c := m.byStatus[status].Load()
+	if c == nil {
+		c = m.set.GetOrCreateCounter(fmt.Sprintf(
+			`gateway_requests_total{route=%q,class=%q,status="%d"}`, m.route, m.class, status))
+		m.byStatus[status].Store(c)
+	}
+	c.Inc()
+	m.duration.Update(d.Seconds())
+}
+
+// metricsRegistry hands out one routeMetrics per (route, class) for the
+// gateway's lifetime, so figures survive a config reload.
+type metricsRegistry struct {
+	set       *metrics.Set
+	unmatched *routeMetrics // requests no route matched
+	mu        sync.Mutex    // guards routes
+	routes    map[[2]string]*routeMetrics
+}
+
+func newMetricsRegistry() *metricsRegistry {
+	set := metrics.NewSet()
+	return &metricsRegistry{
+		set:       set,
+		unmatched: newRouteMetrics(set, "(none)", ""),
+		routes:    make(map[[2]string]*routeMetrics),
+	}
+}
+
+func (r *metricsRegistry) route(name, class string) *routeMetrics {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := [2]string{name, class}
+	m := r.routes[k]
+	if m == nil {
+		m = newRouteMetrics(r.set, name, class)
+		r.routes[k] = m
+	}
+	return m
+}
+
+// registerPool exposes a pool's per-target figures as gauges read at scrape
+// time.
+func (r *metricsRegistry) registerPool(p *upstream.Pool) {
+	for _, t := range p.Targets() {
+		t := t
+		labels := fmt.Sprintf(`{upstream=%q,target=%q}`, p.Name(), t.Addr())
+		r.set.GetOrCreateGauge("gateway_upstream_in_flight"+labels, func() float64 { return float64(t.Pending()) })
+		r.set.GetOrCreateGauge("gateway_upstream_conns"+labels, func() float64 { return float64(t.Conns()) })
+		r.set.GetOrCreateGauge("gateway_upstream_requests_total"+labels, func() float64 { return float64(t.Requests()) })
+		r.set.GetOrCreateGauge("gateway_upstream_failures_total"+labels, func() float64 { return float64(t.Failures()) })
+	}
+}

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"testing"
+)
+
+func testRouter(t testing.TB) *router {
+	t.Helper()
+	r := &router{}
+	add := func(name, method, path, key string) {
+		tpl, err := compileTemplate(path)
+		if err != nil {
+			t.Fatalf("template %q: %v", path, err)
+		}
+		k, err := compileKey(key, tpl)
+		if err != nil {
+			t.Fatalf("key %q: %v", key, err)
+		}
+		r.routes = append(r.routes, &route{name: name, method: method, segments: tpl.Segments, key: k})
+	}
+	add("code", "GET", "/v1/codes/{id}", "{id}")
+	add("reissue", "POST", "/v1/codes/{id}/reissue", "{id}")
+	add("relative", "GET", "/v1/codes/{id}/relatives/{rid}", "{id}:{rid}")
+	add("root", "GET", "/", "")
+	add("v1any", "DELETE", "/v1/*", "")
+	add("passthrough", "", "/*", "")
+	return r
+}
+
+func TestRouterLookup(t *testing.T) {
+	r := testRouter(t)
+	f := func(method, path, wantRoute, wantKey string) {
+		t.Helper()
+		var m match
+		ok := r.lookup([]byte(method), []byte(path), &m)
+		got := ""
+		if ok {
+			got = m.route.name
+		}
+		if got != wantRoute {
+			t.Fatalf("%s %s: route %q; want %q", method, path, got, wantRoute)
+		}
+		if ok {
+			if key := string(m.appendKey(nil)); key != wantKey {
+				t.Fatalf("%s %s: key %q; want %q", method, path, key, wantKey)
+			}
+		}
+	}
+	f("GET", "/v1/codes/11010519491231002X", "code", "11010519491231002X")
+	f("POST", "/v1/codes/abc/reissue", "reissue", "abc")
+	f("GET", "/v1/codes/abc/reissue", "passthrough", "")
+	f("GET", "/v1/codes/a/relatives/b", "relative", "a:b")
+	f("GET", "/v1/codes/a/relatives/", "passthrough", "")
+	f("GET", "/v1/codes/", "passthrough", "")
+	f("GET", "/v1/codes", "passthrough", "")
+	f("GET", "/v1/codes/abc/", "passthrough", "")
+	f("POST", "/v1/codes/abc", "passthrough", "")
+	f("GET", "/", "root", "")
+	f("POST", "/", "passthrough", "")
+	f("DELETE", "/v1", "v1any", "")
+	f("DELETE", "/v1/x/y/z", "v1any", "")
+	f("DELETE", "/v2/x", "passthrough", "")
+	f("PATCH", "/anything/at/all", "passthrough", "")
+
+	strict := &router{routes: r.routes[:3]}
+	var m match
+	if strict.lookup([]byte("GET"), []byte("/v2"), &m) {
+		t.Fatalf("GET /v2 matched %q without a catch-all", m.route.name)
+	}
+	if strict.lookup([]byte("GET"), []byte(""), &m) {
+		t.Fatalf("empty path matched %q", m.route.name)
+	}
+}
+
+func TestRouterLookupAllocatesNothing(t *testing.T) {
+	r := testRouter(t)
+	method, path := []byte("GET"), []byte("/v1/codes/a/relatives/110105201003071239")
+	var m match
+	key := make([]byte, 0, 64)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if !r.lookup(method, path, &m) {
+			t.Fatal("no match")
+		}
+		key = m.appendKey(key[:0])
+	})
+	if allocs != 0 {
+		t.Fatalf("route match allocates %v times per request; want 0", allocs)
+	}
+}
+
+func BenchmarkRouterLookup(b *testing.B) {
+	r := testRouter(b)
+	method, path := []byte("GET"), []byte("/v1/codes/a/relatives/110105201003071239")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var m match
+		for pb.Next() {
+			r.lookup(method, path, &m)
+		}
+	})
+}
