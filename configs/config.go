@@ -1,0 +1,271 @@
+// Package configs is the schema of gateway.yaml, its strict loader and its
+// validator.
+//
+// Load and Parse refuse, with the file, the line and the key path in every
+// message, what an operator could get wrong: an unknown or duplicate key, a
+// value of the wrong type, a bad duration, a route naming an unknown
+// upstream, class or route, a bad path or key template, an impossible number.
+// A *Config returned without error has every default applied and is
+// internally consistent, so its users need no checks of their own.
+//
+// The package only describes configuration: it opens no sockets, starts
+// nothing and imports no other package of the gateway.
+package configs
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// MinCacheBytes is the smallest cache.max_bytes accepted: fastcache never
+// uses less memory than this, whatever it is asked for.
+const MinCacheBytes = 32 << 20
+
+// TTLUpstream is the value of a route's cache.ttl that takes each response's
+// lifetime from its Cache-Control header.
+const TTLUpstream = "upstream"
+
+// Config is a parsed, defaulted and validated gateway.yaml.
+//
+// A *Config is immutable once Parse returns it; share it freely between
+// goroutines, and load a new one to reload.
+type Config struct {
+	// Path is the file the config was loaded from, as given to Load or Parse.
+	Path string `yaml:"-"`
+	// Hash is the hex SHA-256 of the file's bytes.
+	Hash string `yaml:"-"`
+
+	Server Server `yaml:"server"`
+	// Upstreams are the backend pools, by name. At least one is required.
+	Upstreams map[string]*Upstream `yaml:"upstreams"`
+	Limiter   Limiter              `yaml:"limiter"`
+	Cache     Cache                `yaml:"cache"`
+	// Routes are matched in order; the first match wins. At least one is
+	// required.
+	Routes []Route `yaml:"routes"`
+}
+
+// Server configures the public listener and the admin listener.
+type Server struct {
+	// Listen is the public host:port. Default ":8080".
+	Listen string `yaml:"listen"`
+	// AdminListen is the host:port of metrics, health, status and reload.
+	// Default "127.0.0.1:9090" (loopback: never expose it).
+	AdminListen string `yaml:"admin_listen"`
+	// ReadTimeout bounds reading a whole request. Default 5s; must be > 0.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a whole response. Default 5s; must be > 0.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxHeaderBytes caps the request headers (431 above). Default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBodyBytes caps the request body (413 above). Default 65536.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// DrainTimeout bounds the wait for in-flight requests on shutdown.
+	// Default 30s; must be > 0.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// Upstream is one backend pool.
+type Upstream struct {
+	// Targets are the backends' host:port addresses. At least one is
+	// required.
+	Targets []string `yaml:"targets"`
+	// Timeout bounds one attempt. Default 2s; must be > 0.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxConnsPerTarget is a hard cap on connections to each target; the
+	// adaptive limit works below it. Default 1024; must be >= 1.
+	MaxConnsPerTarget int `yaml:"max_conns_per_target"`
+}
+
+// Limiter configures admission: one adaptive concurrency limit shared by
+// priority classes.
+type Limiter struct {
+	// InitialLimit is the starting concurrency limit. Default 20.
+	InitialLimit int `yaml:"initial_limit"`
+	// MinLimit is the floor of the adaptive limit. Default 2; must be >= 1
+	// and <= InitialLimit.
+	MinLimit int `yaml:"min_limit"`
+	// MaxLimit is the ceiling of the adaptive limit. Default 1000; must be
+	// >= InitialLimit.
+	MaxLimit int `yaml:"max_limit"`
+	// Classes are the priority classes, highest first. At least one is
+	// required; names are unique.
+	Classes []Class `yaml:"classes"`
+}
+
+// Class is one priority class of the limiter.
+type Class struct {
+	// Name is what routes refer to. Required.
+	Name string `yaml:"name"`
+	// MaxQueue caps the requests waiting for a slot; 0 admits or rejects at
+	// once. Default 1000; must be >= 0.
+	MaxQueue int `yaml:"max_queue"`
+	// MaxWait bounds one request's wait in the queue. Default 1s; must be > 0.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// Cache configures the response cache shared by all routes.
+type Cache struct {
+	// MaxBytes is the cache's memory budget. Default 512 MiB; must be at
+	// least MinCacheBytes (32 MiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// PersistPath is a file the cache is saved to and loaded from. Default
+	// "": no persistence.
+	PersistPath string `yaml:"persist_path"`
+	// PersistEvery is the interval between saves when PersistPath is set.
+	// Default 1m; must be > 0.
+	PersistEvery time.Duration `yaml:"persist_every"`
+}
+
+// Route maps requests to an upstream and says how the gateway treats them.
+type Route struct {
+	// Name identifies the route in metrics, logs and invalidates. Required,
+	// unique; letters, digits, '_' and '-'.
+	Name string `yaml:"name"`
+	// Method is GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS. Default "":
+	// any method.
+	Method string `yaml:"method"`
+	// Path is a template: literal segments, {param} segments and an optional
+	// trailing /* (see ParseTemplate). Required.
+	Path string `yaml:"path"`
+	// Upstream names an entry of Config.Upstreams. Required.
+	Upstream string `yaml:"upstream"`
+	// Class names an entry of Limiter.Classes. Required.
+	Class string `yaml:"class"`
+	// Key is the identity for cache, coalescing, per-key rate and
+	// invalidation: a template such as "{id}" or "{id}:{rid}" whose params
+	// all appear in Path (see ParseKey). Default "": the route has one
+	// identity, which is allowed only for paths without params or wildcard
+	// when cache, coalesce or per_key is set.
+	Key string `yaml:"key"`
+	// Cache, when set, caches the route's answers (which ones is the
+	// gateway's policy); GET and HEAD routes only.
+	// Default nil: no caching.
+	Cache *RouteCache `yaml:"cache"`
+	// Coalesce turns concurrent requests for the same key into one backend
+	// call; GET and HEAD routes only. Default false.
+	Coalesce bool `yaml:"coalesce"`
+	// PerKey, when set, rate-limits each key. Default nil: no per-key rate.
+	PerKey *PerKey `yaml:"per_key"`
+	// Invalidates names cached routes whose entry for the same key a 2xx
+	// answer of this route evicts. Default none.
+	Invalidates []string `yaml:"invalidates"`
+	// Idempotent allows retries. Default true for GET, HEAD and OPTIONS,
+	// false otherwise (any method included).
+	Idempotent bool `yaml:"idempotent"`
+	// Timeout overrides the upstream's per-attempt timeout. Default 0: the
+	// upstream's; when set it must be > 0.
+	Timeout time.Duration `yaml:"timeout"`
+
+	// Template is Path, parsed.
+	Template Template `yaml:"-"`
+	// KeyTemplate is Key, parsed; empty when Key is "".
+	KeyTemplate KeyTemplate `yaml:"-"`
+}
+
+// RouteCache is a route's caching policy.
+type RouteCache struct {
+	// TTL is "upstream" (the response's Cache-Control max-age; responses
+	// with none, or with no-store or private, are not cached) or a fixed
+	// duration > 0. Default "upstream".
+	TTL string `yaml:"ttl"`
+	// MaxTTL caps the lifetime of an entry. Default 0: no cap; must be >= 0
+	// and, with a fixed TTL, not below it.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// StaleFor is how long an expired entry may still be served when the
+	// request is shed. Default 0: never; must be >= 0.
+	StaleFor time.Duration `yaml:"stale_for"`
+}
+
+// FixedTTL returns the fixed lifetime and true when TTL is a duration, and
+// 0 and false when it is "upstream".
+func (c *RouteCache) FixedTTL() (time.Duration, bool) {
+	if c.TTL == TTLUpstream || c.TTL == "" {
+		return 0, false
+	}
+	d, err := time.ParseDuration(c.TTL)
+	if err != nil {
+		return 0, false
+	}
+	return d, true
+}
+
+// PerKey is a token bucket per key: Rate requests per Per, bursts of Burst.
+type PerKey struct {
+	// Rate is the steady number of requests allowed per Per. Required; > 0.
+	Rate float64 `yaml:"rate"`
+	// Per is the period of Rate. Default 1s; must be > 0.
+	Per time.Duration `yaml:"per"`
+	// Burst is the bucket size. Default 0, which Parse replaces by Rate
+	// rounded up (at least 1); must be >= 0.
+	Burst int `yaml:"burst"`
+}
+
+// ClassIndex returns the position of the named class in Limiter.Classes
+// (0 is the highest priority), or -1 when there is none.
+func (c *Config) ClassIndex(name string) int {
+	for i := range c.Limiter.Classes {
+		if c.Limiter.Classes[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// UpstreamNames returns the names of the upstreams, sorted.
+func (c *Config) UpstreamNames() []string {
+	names := make([]string, 0, len(c.Upstreams))
+	for name := range c.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Error is one problem in a config file. Parse and Load return one or more
+// of them joined with errors.Join (one per line); errors.As finds the first.
+type Error struct {
+	File string // the file, as given to Load or Parse
+	Line int    // 1-based
+	Key  string // key path such as routes[1].class, or (document) or (yaml)
+	Msg  string // what is wrong
+}
+
+// Error formats e as "<file>:<line>: <key path>: <what is wrong>".
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+}
+
+// defaulter is implemented by the types whose fields have non-zero
+// defaults; the decoder calls it on every value it allocates, before
+// decoding into it, so that an explicit zero stays distinguishable.
+type defaulter interface{ setDefaults() }
+
+func (c *Config) setDefaults() {
+	c.Server = Server{
+		Listen:         ":8080",
+		AdminListen:    "127.0.0.1:9090",
+		ReadTimeout:    5 * time.Second,
+		WriteTimeout:   5 * time.Second,
+		MaxHeaderBytes: 16384,
+		MaxBodyBytes:   65536,
+		DrainTimeout:   30 * time.Second,
+	}
+	c.Limiter = Limiter{InitialLimit: 20, MinLimit: 2, MaxLimit: 1000}
+	c.Cache = Cache{MaxBytes: 512 << 20, PersistEvery: time.Minute}
+}
+
+func (u *Upstream) setDefaults() {
+	u.Timeout = 2 * time.Second
+	u.MaxConnsPerTarget = 1024
+}
+
+func (c *Class) setDefaults() {
+	c.MaxQueue = 1000
+	c.MaxWait = time.Second
+}
+
+func (c *RouteCache) setDefaults() { c.TTL = TTLUpstream }
+
+func (p *PerKey) setDefaults() { p.Per = time.Second }

@@ -1,0 +1,352 @@
+package configs
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// methods are the route methods accepted; "" means any.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// validator checks a decoded Config, completes the defaults that depend on
+// other fields, and reports problems through the decoder that knows lines.
+type validator struct {
+	c *Config
+	d *decoder
+}
+
+func validate(c *Config, d *decoder) {
+	v := &validator{c: c, d: d}
+	v.server()
+	v.upstreams()
+	v.limiter()
+	v.cache()
+	v.routes()
+}
+
+func (v *validator) errf(key, format string, args ...any) {
+	v.d.errorf(v.d.lineOf(key), key, format, args...)
+}
+
+func (v *validator) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.errf(key, "must be a positive duration, got %v", d)
+	}
+}
+
+func (v *validator) nonNegative(key string, d time.Duration) {
+	if d < 0 {
+		v.errf(key, "must not be negative, got %v", d)
+	}
+}
+
+func (v *validator) server() {
+	s := &v.c.Server
+	v.hostPort("server.listen", s.Listen, true)
+	v.hostPort("server.admin_listen", s.AdminListen, true)
+	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
+		v.errf("server.admin_listen", "same address as server.listen (%s)", s.Listen)
+	}
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.drain_timeout", s.DrainTimeout)
+	if s.MaxHeaderBytes <= 0 {
+		v.errf("server.max_header_bytes", "must be > 0, got %d", s.MaxHeaderBytes)
+	}
+	if s.MaxBodyBytes <= 0 {
+		v.errf("server.max_body_bytes", "must be > 0, got %d", s.MaxBodyBytes)
+	}
+}
+
+// hostPort checks a host:port address; listen addresses may leave the host
+// empty (all interfaces) and use port 0 (any free port).
+func (v *validator) hostPort(key, addr string, listen bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.Contains(addr, "/") {
+		v.errf(key, "want host:port (such as 127.0.0.1:9000), got %q", addr)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	low := 1
+	if listen {
+		low = 0
+	}
+	if err != nil || n < low || n > 65535 {
+		v.errf(key, "bad port %q in %q: want a number from %d to 65535", port, addr, low)
+	}
+	if host == "" && !listen {
+		v.errf(key, "want host:port, got %q (no host)", addr)
+	}
+}
+
+func (v *validator) upstreams() {
+	if len(v.c.Upstreams) == 0 {
+		v.errf("upstreams", "at least one upstream is required")
+		return
+	}
+	for _, name := range v.c.UpstreamNames() {
+		key, u := join("upstreams", name), v.c.Upstreams[name]
+		v.name(key, name)
+		if len(u.Targets) == 0 {
+			v.errf(key+".targets", "at least one target (host:port) is required")
+		}
+		seen := map[string]int{}
+		for i, t := range u.Targets {
+			tk := fmt.Sprintf("%s.targets[%d]", key, i)
+			if j, dup := seen[t]; dup {
+				v.errf(tk, "duplicate target %q (also targets[%d])", t, j)
+			}
+			seen[t] = i
+			v.hostPort(tk, t, false)
+		}
+		v.positive(key+".timeout", u.Timeout)
+		if u.MaxConnsPerTarget < 1 {
+			v.errf(key+".max_conns_per_target", "must be >= 1, got %d", u.MaxConnsPerTarget)
+		}
+	}
+}
+
+// name checks the name of an upstream, class or route.
+func (v *validator) name(key, name string) bool {
+	if name == "" {
+		v.errf(key, "a name is required")
+		return false
+	}
+	if strings.IndexFunc(name, notWord) >= 0 {
+		v.errf(key, "bad name %q: want letters, digits, '_' or '-'", name)
+		return false
+	}
+	return true
+}
+
+func (v *validator) limiter() {
+	l := &v.c.Limiter
+	switch {
+	case l.MinLimit < 1:
+		v.errf("limiter.min_limit", "must be >= 1, got %d", l.MinLimit)
+	case l.MinLimit > l.InitialLimit:
+		v.errf("limiter.min_limit", "%d is above initial_limit %d", l.MinLimit, l.InitialLimit)
+	}
+	if l.InitialLimit > l.MaxLimit {
+		v.errf("limiter.initial_limit", "%d is above max_limit %d", l.InitialLimit, l.MaxLimit)
+	}
+	if len(l.Classes) == 0 {
+		v.errf("limiter.classes", "at least one priority class is required")
+	}
+	seen := map[string]int{}
+	for i, c := range l.Classes {
+		key := fmt.Sprintf("limiter.classes[%d]", i)
+		if v.name(key+".name", c.Name) {
+			if j, dup := seen[c.Name]; dup {
+				v.errf(key+".name", "duplicate class %q (also classes[%d])", c.Name, j)
+			}
+			seen[c.Name] = i
+		}
+		if c.MaxQueue < 0 {
+			v.errf(key+".max_queue", "must be >= 0, got %d", c.MaxQueue)
+		}
+		v.positive(key+".max_wait", c.MaxWait)
+	}
+}
+
+func (v *validator) cache() {
+	if v.c.Cache.MaxBytes < MinCacheBytes {
+		v.errf("cache.max_bytes", "must be at least %d (32 MiB), got %d", MinCacheBytes, v.c.Cache.MaxBytes)
+	}
+	v.positive("cache.persist_every", v.c.Cache.PersistEvery)
+}
+
+func (v *validator) routes() {
+	if len(v.c.Routes) == 0 {
+		v.errf("routes", "at least one route is required")
+		return
+	}
+	index := map[string]int{}
+	for i := range v.c.Routes {
+		r, key := &v.c.Routes[i], fmt.Sprintf("routes[%d]", i)
+		if v.name(key+".name", r.Name) {
+			if j, dup := index[r.Name]; dup {
+				v.errf(key+".name", "duplicate route name %q (also routes[%d])", r.Name, j)
+			} else {
+				index[r.Name] = i
+			}
+		}
+		v.route(i, r)
+	}
+	for i := range v.c.Routes {
+		v.invalidates(i, index)
+	}
+}
+
+func (v *validator) route(i int, r *Route) {
+	key := fmt.Sprintf("routes[%d]", i)
+	if r.Method != "" && !contains(methods, r.Method) {
+		v.errf(key+".method", "unknown method %q (want %s, or none for any)", r.Method, strings.Join(methods, ", "))
+	}
+	if !v.d.set[key+".idempotent"] {
+		r.Idempotent = r.Method == "GET" || r.Method == "HEAD" || r.Method == "OPTIONS"
+	}
+	v.reference(key+".upstream", "upstream", r.Upstream, v.c.UpstreamNames())
+	classes := make([]string, len(v.c.Limiter.Classes))
+	for j, c := range v.c.Limiter.Classes {
+		classes[j] = c.Name
+	}
+	v.reference(key+".class", "class", r.Class, classes)
+	if v.d.set[key+".timeout"] {
+		v.positive(key+".timeout", r.Timeout)
+	}
+	if r.Path == "" {
+		v.errf(key+".path", "a path template is required (such as /v1/codes/{id} or /*)")
+		return
+	}
+	t, err := ParseTemplate(r.Path)
+	if err != nil {
+		v.errf(key+".path", "%v", err)
+		return
+	}
+	r.Template = t
+	v.shadowed(i, r)
+	if r.Key != "" {
+		if r.KeyTemplate, err = ParseKey(r.Key, t); err != nil {
+			v.errf(key+".key", "%v", err)
+			return
+		}
+	}
+	v.routeCache(key, r)
+	v.perKey(key, r)
+	if r.Coalesce {
+		v.needsKey(key+".coalesce", r)
+		v.safeMethod(key+".coalesce", "coalescing", r.Method)
+	}
+}
+
+// reference checks that a route names one of have; when there is none to
+// name, that is reported once, not for every route.
+func (v *validator) reference(key, what, name string, have []string) {
+	switch {
+	case len(have) == 0:
+	case name == "":
+		v.errf(key, "missing: every route names its %s (have %s)", what, strings.Join(have, ", "))
+	case !contains(have, name):
+		v.errf(key, "unknown %s %q (have %s)", what, name, strings.Join(have, ", "))
+	}
+}
+
+// shadowed refuses a route that an earlier one always matches first.
+func (v *validator) shadowed(i int, r *Route) {
+	for j := range i {
+		e := &v.c.Routes[j]
+		if e.Template.Raw == "" || e.Method != "" && e.Method != r.Method {
+			continue
+		}
+		if e.Template.shape() == r.Template.shape() || e.Template.Raw == "/*" {
+			v.errf(fmt.Sprintf("routes[%d].path", i), "unreachable: routes[%d] (%s %s %s) matches first",
+				j, e.Name, orAny(e.Method), e.Template.Raw)
+			return
+		}
+	}
+}
+
+func (v *validator) routeCache(key string, r *Route) {
+	c := r.Cache
+	if c == nil {
+		return
+	}
+	key += ".cache"
+	v.safeMethod(key, "caching", r.Method)
+	v.needsKey(key, r)
+	v.nonNegative(key+".max_ttl", c.MaxTTL)
+	v.nonNegative(key+".stale_for", c.StaleFor)
+	if c.TTL == TTLUpstream {
+		return
+	}
+	ttl, err := time.ParseDuration(c.TTL)
+	switch {
+	case err != nil:
+		v.errf(key+".ttl", "want %q or a duration such as 1h, got %q", TTLUpstream, c.TTL)
+	case ttl <= 0:
+		v.errf(key+".ttl", "must be a positive duration, got %v", ttl)
+	case c.MaxTTL > 0 && ttl > c.MaxTTL:
+		v.errf(key+".ttl", "%v is above max_ttl %v", ttl, c.MaxTTL)
+	}
+}
+
+func (v *validator) perKey(key string, r *Route) {
+	p := r.PerKey
+	if p == nil {
+		return
+	}
+	key += ".per_key"
+	v.needsKey(key, r)
+	if !(p.Rate > 0) || math.IsInf(p.Rate, 0) {
+		v.errf(key+".rate", "must be a positive number, got %v", p.Rate)
+	}
+	v.positive(key+".per", p.Per)
+	switch {
+	case p.Burst < 0:
+		v.errf(key+".burst", "must be >= 0, got %d", p.Burst)
+	case p.Burst == 0 && p.Rate > 0:
+		p.Burst = int(max(1, math.Min(math.Ceil(p.Rate), math.MaxInt32)))
+	}
+}
+
+// needsKey refuses a keyed feature on a route whose path varies (params or
+// wildcard) but which has no key: every request would share one identity.
+func (v *validator) needsKey(key string, r *Route) {
+	if r.Key == "" && (len(r.Template.Params()) > 0 || r.Template.HasWildcard()) {
+		v.errf(key, "needs a key: path %s varies, so give the route a key such as %q", r.Path, keyHint(r.Template))
+	}
+}
+
+func keyHint(t Template) string {
+	if p := t.Params(); len(p) > 0 {
+		return "{" + strings.Join(p, "}:{") + "}"
+	}
+	return "{id}"
+}
+
+func (v *validator) safeMethod(key, what, method string) {
+	if method != "GET" && method != "HEAD" {
+		v.errf(key, "%s needs method GET or HEAD, route has %s", what, orAny(method))
+	}
+}
+
+func (v *validator) invalidates(i int, index map[string]int) {
+	r := &v.c.Routes[i]
+	seen := map[string]bool{}
+	for n, name := range r.Invalidates {
+		key := fmt.Sprintf("routes[%d].invalidates[%d]", i, n)
+		j, ok := index[name]
+		switch {
+		case !ok:
+			v.errf(key, "unknown route %q", name)
+		case seen[name]:
+			v.errf(key, "route %q listed twice", name)
+		case v.c.Routes[j].Cache == nil:
+			v.errf(key, "route %q has no cache to invalidate", name)
+		case r.Key == "" && v.c.Routes[j].Key != "":
+			v.errf(key, "route %q is keyed by %s: give this route a key too", name, v.c.Routes[j].Key)
+		}
+		seen[name] = true
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func orAny(method string) string {
+	if method == "" {
+		return "any method"
+	}
+	return method
+}
