@@ -13,13 +13,14 @@ import (
 // Error bodies are built once: answering an error allocates nothing.
 var (
 	bodyNoRoute        = []byte(`{"error":"no route"}`)
-	bodyBadGateway     = []byte(`{"error":"bad gateway: upstream unavailable"}`)
+	bodyUnavailable    = []byte(`{"error":"service unavailable: upstream refused the connection","retry_after_s":1}`)
 	bodyBadResponse    = []byte(`{"error":"bad gateway: invalid upstream response"}`)
 	bodyTimeout        = []byte(`{"error":"gateway timeout: upstream did not answer in time"}`)
 	bodyHeaderTooLarge = []byte(`{"error":"request header too large"}`)
 	bodyBadRequest     = []byte(`{"error":"bad request"}`)
 	bodyReadTimeout    = []byte(`{"error":"request timeout"}`)
 	bodyInternal       = []byte(`{"error":"internal error"}`)
+	bodyTooManyWaiters = []byte(`{"error":"busy: too many requests waiting for the same answer"}`)
 )
 
 // writeJSONError answers with status and a small JSON body.
@@ -30,13 +31,16 @@ func writeJSONError(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetBody(body)
 }
 
-// writeUpstreamError maps an upstream failure onto 504 or 502.
+// writeUpstreamError maps an upstream failure: 504 for a timeout, 503 with
+// Retry-After when no target takes connections (an outage answers at once,
+// it is not a broken backend), 502 for anything else.
 func writeUpstreamError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, upstream.ErrTimeout):
 		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
 	case errors.Is(err, upstream.ErrUnavailable):
-		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyBadGateway)
+		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1")
 	default:
 		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyBadResponse)
 	}

@@ -21,7 +21,9 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"shedgate/cache"
 	"shedgate/configs"
+	"shedgate/flight"
 	"shedgate/upstream"
 )
 
@@ -36,18 +38,26 @@ type Options struct {
 	// LogKey keys the hash that stands in for identity keys in logs.
 	// Default: 32 random bytes, so hashes are comparable within one run only.
 	LogKey []byte
+	// Now is the clock of cache lifetimes. Default time.Now.
+	Now func() time.Time
 }
 
 // Gateway is one running gateway. Its methods are safe for concurrent use.
 type Gateway struct {
-	log      *zap.Logger
-	access   *zap.Logger
-	keyHash  *keyHasher
-	ids      requestIDs
-	metrics  *metricsRegistry
-	state    atomic.Pointer[state]
-	draining atomic.Bool
-	started  time.Time
+	log     *zap.Logger
+	access  *zap.Logger
+	keyHash *keyHasher
+	ids     requestIDs
+	metrics *metricsRegistry
+	state   atomic.Pointer[state]
+	cache   *cache.Cache
+	flights flight.Group[*cache.Entry]
+	gens    generations
+	// coalesced counts requests answered by joining another's flight.
+	coalesced atomic.Uint64
+	draining  atomic.Bool
+	stop      chan struct{} // closed by Shutdown
+	started   time.Time
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
@@ -74,6 +84,41 @@ type route struct {
 	timeout  time.Duration // 0: the upstream's timeout
 	metrics  *routeMetrics
 	cfg      *configs.Route
+
+	cachePrefix string        // route name and a 0 byte: the cache key's prefix
+	policy      *cache.Policy // nil: not cached
+	coalesce    bool
+	invalidates []string // cache key prefixes of the routes a 2xx invalidates
+}
+
+// appendCacheKey appends the route's cache and flight key for key to dst.
+func (r *route) appendCacheKey(dst, key []byte) []byte {
+	return append(append(dst, r.cachePrefix...), key...)
+}
+
+// shared reports whether the route's answers go through an entry that
+// other requests may share (cached or coalesced).
+func (r *route) shared() bool { return r.policy != nil || r.coalesce }
+
+// attemptTimeout is the route's per-attempt timeout.
+func (r *route) attemptTimeout() time.Duration {
+	if r.timeout > 0 {
+		return r.timeout
+	}
+	return r.pool.Timeout()
+}
+
+func cachePrefix(route string) string { return route + "\x00" }
+
+func cachePolicy(rc *configs.RouteCache) *cache.Policy {
+	if rc == nil {
+		return nil
+	}
+	p := &cache.Policy{MaxTTL: rc.MaxTTL, StaleFor: rc.StaleFor}
+	if ttl, ok := rc.FixedTTL(); ok {
+		p.FixedTTL = ttl
+	}
+	return p
 }
 
 // New builds a gateway for cfg. It listens on nothing until Serve.
@@ -83,6 +128,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		access:  opts.AccessLog,
 		metrics: newMetricsRegistry(),
 		started: time.Now(),
+		stop:    make(chan struct{}),
 	}
 	if g.log == nil {
 		g.log = zap.NewNop()
@@ -93,6 +139,12 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	}
 	g.keyHash = newKeyHasher(key)
 	g.ids.prefix = hex.EncodeToString(randomBytes(4))
+	c, err := cache.New(cache.Config{MaxBytes: int(cfg.Cache.MaxBytes), PersistPath: cfg.Cache.PersistPath, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	g.cache = c
+	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)
 	st, err := g.compile(cfg, 1)
 	if err != nil {
 		return nil, err
@@ -176,17 +228,25 @@ func (g *Gateway) compileRoute(rc *configs.Route, pools map[string]*upstream.Poo
 	if pool == nil {
 		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)
 	}
-	return &route{
+	rt := &route{
 		name: rc.Name, method: rc.Method, segments: tpl.Segments, key: key,
 		pool: pool, class: rc.Class, timeout: rc.Timeout,
 		metrics: g.metrics.route(rc.Name, rc.Class), cfg: rc,
-	}, nil
+		cachePrefix: cachePrefix(rc.Name), policy: cachePolicy(rc.Cache), coalesce: rc.Coalesce,
+	}
+	for _, name := range rc.Invalidates {
+		rt.invalidates = append(rt.invalidates, cachePrefix(name))
+	}
+	return rt, nil
 }
 
 // Serve serves the request path on ln and the admin endpoints on adminLn
 // until Shutdown. It returns the first serving error; after Shutdown it
 // returns nil.
 func (g *Gateway) Serve(ln, adminLn net.Listener) error {
+	if cc := g.state.Load().cfg.Cache; cc.PersistPath != "" {
+		go g.persistLoop(cc.PersistEvery, g.stop)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- g.admin.Serve(adminLn) }()
 	go func() { errc <- g.server.Serve(ln) }()
@@ -198,12 +258,16 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 }
 
 // Shutdown drains: /readyz turns 503, listeners close, in-flight requests
-// finish (idle keep-alive connections are closed), then the admin listener
-// closes. It returns ctx's error if requests were still in flight when ctx
+// finish (idle keep-alive connections are closed), the cache is saved when
+// it has a persist path, then the admin listener closes. It returns ctx's error if requests were still in flight when ctx
 // ended.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	err := g.server.ShutdownWithContext(ctx)
+	close(g.stop)
+	if g.state.Load().cfg.Cache.PersistPath != "" {
+		g.saveCache("drain")
+	}
 	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
 		err = aerr
 	}

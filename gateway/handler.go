@@ -1,21 +1,29 @@
 package gateway
 
 import (
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
+
+	"shedgate/cache"
+	"shedgate/flight"
 )
 
 // scratch is per-request working memory, pooled so that the request path
 // allocates nothing once warm. It must not be used after release.
 type scratch struct {
-	match match
-	key   []byte
-	buf   []byte
-	names headerNames
-	req   fasthttp.Request
+	match  match
+	key    []byte      // the route's key: "{id}" filled in
+	ckey   []byte      // cache and flight key: route name, 0, key
+	cbuf   []byte      // holds the cached entry's bytes
+	entry  cache.Entry // decoded from cbuf
+	lookup cache.Lookup
+	buf    []byte
+	names  headerNames
+	req    fasthttp.Request
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -24,6 +32,8 @@ func acquireScratch() *scratch { return scratchPool.Get().(*scratch) }
 
 func releaseScratch(sc *scratch) {
 	sc.match = match{}
+	sc.entry = cache.Entry{}
+	sc.lookup = cache.Miss
 	sc.req.Reset()
 	scratchPool.Put(sc)
 }
@@ -31,8 +41,11 @@ func releaseScratch(sc *scratch) {
 // handle is the request path, top to bottom:
 //
 //	route    match method + path, extract the key
-//	forward  to the route's upstream (timeout per attempt, no retry)
-//	answer   hop-by-hop headers stripped, X-Request-Id echoed
+//	cache    a fresh entry answers at once (X-Cache: HIT)
+//	fetch    coalesced per route+key when the route says so, else alone;
+//	         the upstream answer is stored when cacheable
+//	fallback upstream failed: a stale entry (X-Cache: STALE) or 502/504
+//	invalidate the keys a 2xx on this route makes obsolete, before answering
 //	account  metrics by route, class and status; sampled access log
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
@@ -43,42 +56,172 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	if !st.router.lookup(ctx.Method(), ctx.Path(), &sc.match) {
 		writeJSONError(ctx, fasthttp.StatusNotFound, bodyNoRoute)
-		g.account(ctx, nil, sc, start)
+		g.finish(ctx, nil, sc, start)
 		return
 	}
 	rt := sc.match.route
 	sc.key = sc.match.appendKey(sc.key[:0])
+	sc.ckey = rt.appendCacheKey(sc.ckey[:0], sc.key)
 
-	g.forward(ctx, rt, sc)
-	g.account(ctx, rt, sc, start)
+	if rt.policy != nil {
+		sc.cbuf, sc.lookup = g.cache.Get(sc.cbuf, sc.ckey, &sc.entry)
+		if sc.lookup == cache.Fresh {
+			writeEntry(ctx, &sc.entry, "HIT", g.cache.Now(), sc)
+			g.finish(ctx, rt, sc, start)
+			return
+		}
+	}
+
+	var err error
+	if rt.shared() {
+		err = g.fetchShared(ctx, rt, sc)
+	} else {
+		err = g.forward(ctx, rt, sc)
+	}
+	failed := err != nil || ctx.Response.StatusCode() >= 500
+	switch {
+	case failed && sc.lookup == cache.Stale:
+		g.cache.CountStaleServed()
+		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
+	case err != nil:
+		g.writeFetchError(ctx, rt, err)
+	case len(rt.invalidates) > 0 && ctx.Response.StatusCode()/100 == 2:
+		g.invalidate(rt, sc)
+	}
+	g.finish(ctx, rt, sc, start)
+}
+
+// fetchShared answers through an entry that other requests may share: a
+// coalesced flight when the route coalesces, a call of its own otherwise.
+// The answer is written with X-Cache: MISS.
+func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) error {
+	deadline := time.Now().Add(rt.attemptTimeout())
+	var e *cache.Entry
+	var err error
+	if rt.coalesce {
+		var shared bool
+		e, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (*cache.Entry, error) {
+			return g.prepareFetch(ctx, rt, sc)
+		})
+		if shared {
+			g.coalesced.Add(1)
+		}
+	} else {
+		e, err = g.prepareFetch(ctx, rt, sc)()
+	}
+	if err != nil {
+		return err
+	}
+	writeEntry(ctx, e, "MISS", g.cache.Now(), sc)
+	return nil
+}
+
+// prepareFetch copies what a fetch needs out of ctx (which fasthttp
+// recycles when the handler returns) and returns the fetch. The fetch
+// stores a cacheable answer unless an invalidation of its key happened
+// while it ran.
+func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) func() (*cache.Entry, error) {
+	req := fasthttp.AcquireRequest()
+	g.prepareRequest(ctx, req, sc)
+	ckey := append([]byte(nil), sc.ckey...)
+	gen := g.gens.load(ckey)
+	return func() (*cache.Entry, error) {
+		defer fasthttp.ReleaseRequest(req)
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseResponse(resp)
+		if err := rt.pool.Do(req, resp, time.Now().Add(rt.attemptTimeout())); err != nil {
+			return nil, err
+		}
+		var names headerNames
+		stripHops(&resp.Header, &names)
+		now := g.cache.Now()
+		e := entryFromResponse(resp, now)
+		if rt.policy != nil && e.Status == fasthttp.StatusOK {
+			g.store(rt, ckey, gen, e, resp, now)
+		}
+		return e, nil
+	}
+}
+
+// store caches e under ckey when the route's policy and the answer's
+// Cache-Control allow it and no invalidation intervened.
+func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp *fasthttp.Response, now time.Time) {
+	fresh, stale, ok := rt.policy.Lifetime(now, resp.Header.Peek("Cache-Control"), resp.Header.Peek("Expires"))
+	if !ok || g.gens.load(ckey) != gen {
+		return
+	}
+	stored := *e
+	stored.FreshUntil, stored.StaleUntil = fresh.UnixNano(), stale.UnixNano()
+	g.cache.Set(nil, ckey, &stored)
 }
 
 // forward sends a copy of the client's request to rt's upstream and writes
-// the answer, or a 502/504 JSON error, into ctx.Response.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) {
+// the answer, hop-by-hop headers stripped, into ctx.Response.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) error {
 	req := &sc.req
+	g.prepareRequest(ctx, req, sc)
+	if err := rt.pool.Do(req, &ctx.Response, time.Now().Add(rt.attemptTimeout())); err != nil {
+		return err
+	}
+	stripHops(&ctx.Response.Header, &sc.names)
+	return nil
+}
+
+// prepareRequest fills req with a copy of the client's request, hop-by-hop
+// headers stripped, X-Forwarded-For appended and X-Request-Id set.
+func (g *Gateway) prepareRequest(ctx *fasthttp.RequestCtx, req *fasthttp.Request, sc *scratch) {
 	ctx.Request.CopyTo(req)
 	stripHops(&req.Header, &sc.names)
-
 	sc.buf = appendForwardedFor(sc.buf[:0], ctx.Request.Header.Peek(headerForwardedFor), ctx.RemoteAddr())
 	req.Header.SetBytesV(headerForwardedFor, sc.buf)
-	id := ctx.Request.Header.Peek(headerRequestID)
-	if len(id) == 0 {
-		sc.buf = g.ids.append(sc.buf[:0])
-		id = sc.buf
-	}
-	req.Header.SetBytesV(headerRequestID, id)
+	req.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
+}
 
-	var deadline time.Time
-	if rt.timeout > 0 {
-		deadline = time.Now().Add(rt.timeout)
+// requestID returns the client's X-Request-Id, or a new one that it also
+// records on the client's request so that every later step sees the same.
+func (g *Gateway) requestID(ctx *fasthttp.RequestCtx, sc *scratch) []byte {
+	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 {
+		return id
 	}
-	if err := rt.pool.Do(req, &ctx.Response, deadline); err != nil {
+	sc.buf = g.ids.append(sc.buf[:0])
+	ctx.Request.Header.SetBytesV(headerRequestID, sc.buf)
+	return ctx.Request.Header.Peek(headerRequestID)
+}
+
+// invalidate drops the entries of the routes rt names for the same key,
+// and makes fetches of them already in flight neither store nor share
+// their now obsolete answer with later requests.
+func (g *Gateway) invalidate(rt *route, sc *scratch) {
+	for _, prefix := range rt.invalidates {
+		sc.buf = append(append(sc.buf[:0], prefix...), sc.key...)
+		g.gens.bump(sc.buf)
+		g.flights.Forget(sc.buf)
+		g.cache.Del(sc.buf)
+	}
+}
+
+// writeFetchError answers a failed fetch: 504 for a timeout (the upstream's
+// or this request's own while it waited on a flight), 503 when too many
+// requests wait on one key, 500 when the flight panicked, 502 otherwise.
+func (g *Gateway) writeFetchError(ctx *fasthttp.RequestCtx, rt *route, err error) {
+	var pe *flight.PanicError
+	switch {
+	case errors.Is(err, flight.ErrDeadline):
+		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
+	case errors.Is(err, flight.ErrTooManyWaiters):
+		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyTooManyWaiters)
+	case errors.As(err, &pe):
+		g.log.Error("fetch panicked", zap.String("route", rt.name), zap.Any("panic", pe.Value))
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, bodyInternal)
+	default:
 		writeUpstreamError(ctx, err)
-	} else {
-		stripHops(&ctx.Response.Header, &sc.names)
 	}
-	ctx.Response.Header.SetBytesV(headerRequestID, req.Header.Peek(headerRequestID))
+}
+
+// finish sets X-Request-Id on the answer and accounts for it.
+func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, start time.Time) {
+	ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
+	g.account(ctx, rt, sc, start)
 }
 
 // account records the answer in metrics and, when sampled, the access log.
@@ -107,6 +250,7 @@ func (g *Gateway) account(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, star
 		zap.ByteString("method", ctx.Method()),
 		zap.Int("status", status),
 		zap.Duration("duration", elapsed),
+		zap.ByteString("x_cache", ctx.Response.Header.Peek(headerXCache)),
 		zap.String("key_hash", g.keyHash.hash(sc.key)),
 		zap.ByteString("request_id", ctx.Response.Header.Peek(headerRequestID)),
 	)

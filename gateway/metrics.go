@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"shedgate/cache"
 	"shedgate/upstream"
 )
 
@@ -88,4 +90,27 @@ func (r *metricsRegistry) registerPool(p *upstream.Pool) {
 		r.set.GetOrCreateGauge("gateway_upstream_requests_total"+labels, func() float64 { return float64(t.Requests()) })
 		r.set.GetOrCreateGauge("gateway_upstream_failures_total"+labels, func() float64 { return float64(t.Failures()) })
 	}
+}
+
+// writeCacheMetrics writes the cache's and the flight group's figures, read
+// once per scrape.
+func (g *Gateway) writeCacheMetrics(w io.Writer) {
+	var s cache.Stats
+	g.cache.UpdateStats(&s)
+	metrics.WriteCounterUint64(w, "gateway_cache_hits_total", s.Hits)
+	metrics.WriteCounterUint64(w, "gateway_cache_misses_total", s.Misses)
+	metrics.WriteCounterUint64(w, "gateway_cache_stale_found_total", s.StaleFound)
+	metrics.WriteCounterUint64(w, "gateway_cache_stale_served_total", s.StaleServed)
+	metrics.WriteCounterUint64(w, "gateway_cache_stores_total", s.Stores)
+	metrics.WriteCounterUint64(w, "gateway_cache_skipped_too_big_total", s.Skipped)
+	metrics.WriteCounterUint64(w, "gateway_cache_invalidations_total", s.Invalidations)
+	metrics.WriteCounterUint64(w, "gateway_cache_evicted_bytes_total", s.EvictedBytes)
+	metrics.WriteGaugeUint64(w, "gateway_cache_entries", s.Entries)
+	metrics.WriteGaugeUint64(w, "gateway_cache_bytes", s.Bytes)
+	metrics.WriteGaugeUint64(w, "gateway_cache_bytes_capacity", s.MaxBytes)
+	metrics.WriteGaugeUint64(w, "gateway_cache_loaded_entries", s.Loaded)
+	metrics.WriteGaugeFloat64(w, "gateway_cache_persist_duration_seconds", s.LastPersist.Seconds())
+	metrics.WriteCounterUint64(w, "gateway_cache_persist_failures_total", uint64(s.PersistFailures))
+	metrics.WriteCounterUint64(w, "gateway_coalesced_waiters_total", g.coalesced.Load())
+	metrics.WriteGaugeUint64(w, "gateway_flights_in_progress", uint64(g.flights.InFlight()))
 }

@@ -241,7 +241,8 @@ func TestOversizeInput(t *testing.T) {
 }
 
 // TestUpstreamFailuresMapped checks 504 for a hung issuer (within the
-// upstream timeout) and 502 for a dead one.
+// upstream timeout), 502 for one that answers garbage and 503 with
+// Retry-After for a dead one.
 func TestUpstreamFailuresMapped(t *testing.T) {
 	is := startIssuer(t, "-service-time", "1ms")
 	gw := startGateway(t, gatewayConfig(is.addr(), "", "    timeout: 300ms"))
@@ -260,9 +261,9 @@ func TestUpstreamFailuresMapped(t *testing.T) {
 
 	is.Signal(syscall.SIGKILL) //nolint:errcheck
 	is.Wait(5 * time.Second)
-	status, _, body = do(t, "GET", gw.url("/v1/keys"), "")
-	if status != 502 || !strings.Contains(body, `"error"`) {
-		t.Fatalf("dead issuer: %d %q; want 502 with a JSON error", status, body)
+	status, hdr, body := do(t, "GET", gw.url("/v1/keys"), "")
+	if status != 503 || !strings.Contains(body, `"error"`) || hdr.Get("Retry-After") == "" {
+		t.Fatalf("dead issuer: %d %q Retry-After %q; want 503 with a JSON error and Retry-After", status, body, hdr.Get("Retry-After"))
 	}
 }
 
@@ -327,5 +328,30 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string)
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestGarbageUpstreamIs502 puts the gateway in front of a backend that
+// answers something other than HTTP.
+func TestGarbageUpstreamIs502(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("SSH-2.0-not-http\r\n\r\n")) //nolint:errcheck
+			c.Close()
+		}
+	}()
+	gw := startGateway(t, gatewayConfig(ln.Addr().String(), "", ""))
+	status, _, body := do(t, "GET", gw.url("/v1/keys"), "")
+	if status != 502 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("garbage upstream: %d %q; want 502 with a JSON error", status, body)
 	}
 }

@@ -1,0 +1,189 @@
+// Package cache is a bounded in-memory byte cache of upstream answers with
+// a fresh-until and a stale-until time per entry, on fastcache: memory is
+// bounded by MaxBytes whatever the number of keys, entries live outside the
+// Go heap, and the whole cache can be saved to disk atomically and loaded
+// on restart so a restarted gateway answers hits before its backend is back.
+//
+// Keys are the caller's bytes (the gateway uses route name + key);
+// fastcache hashes them with xxhash and compares the stored key on every
+// read, so two keys never share an entry. Entries above fastcache's 64 KiB
+// limit are skipped and counted, never truncated.
+//
+// The package knows no HTTP: it stores status, header pairs and body, and
+// computes lifetimes from header values it is given.
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/fastcache"
+)
+
+// MaxEntryBytes is the largest encoded entry stored; larger answers are
+// skipped (fastcache's per-entry limit, less its own overhead).
+const MaxEntryBytes = 64*1024 - 16
+
+// Config configures a Cache. Zero values mean the documented defaults.
+type Config struct {
+	// MaxBytes bounds the memory used by entries. Default 512 MiB;
+	// fastcache rounds it up to a multiple of 32 MiB.
+	MaxBytes int
+	// PersistPath, when set, is the directory Save writes to and New
+	// loads from. Default: no persistence.
+	PersistPath string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Cache is safe for concurrent use.
+type Cache struct {
+	fc          *fastcache.Cache
+	now         func() time.Time
+	persistPath string
+	saveMu      sync.Mutex // serializes Save
+
+	hits, misses, stale, staleServed  atomic.Uint64
+	stores, skipped, invalidations    atomic.Uint64
+	loaded                            atomic.Uint64
+	lastPersistNanos, persistFailures atomic.Int64
+}
+
+// New returns an empty cache, or the one saved at cfg.PersistPath when a
+// readable save exists there. A save that cannot be read is an error
+// (the caller decides whether to start empty).
+func New(cfg Config) (*Cache, error) {
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 512 << 20
+	}
+	c := &Cache{now: cfg.Now, persistPath: cfg.PersistPath}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if cfg.PersistPath == "" {
+		c.fc = fastcache.New(maxBytes)
+		return c, nil
+	}
+	if _, err := os.Stat(cfg.PersistPath); errors.Is(err, os.ErrNotExist) {
+		c.fc = fastcache.New(maxBytes)
+		return c, nil
+	}
+	fc, err := fastcache.LoadFromFileMaxBytes(cfg.PersistPath, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("cache: load %s: %w", cfg.PersistPath, err)
+	}
+	c.fc = fc
+	var s fastcache.Stats
+	fc.UpdateStats(&s)
+	c.loaded.Store(s.EntriesCount)
+	return c, nil
+}
+
+// Lookup is the outcome of Get.
+type Lookup int
+
+// Lookup outcomes.
+const (
+	Miss  Lookup = iota // nothing usable stored
+	Fresh               // serve as a hit
+	Stale               // past freshness but within its stale window
+)
+
+// Get looks key up, decoding into e an entry that aliases dst (which it
+// appends to and returns). It counts a hit, a miss or a stale find.
+// It allocates nothing when dst has room.
+func (c *Cache) Get(dst, key []byte, e *Entry) ([]byte, Lookup) {
+	dst, ok := c.fc.HasGet(dst[:0], key)
+	if !ok || e.unmarshal(dst) != nil {
+		c.misses.Add(1)
+		return dst, Miss
+	}
+	now := c.now()
+	switch {
+	case e.Fresh(now):
+		c.hits.Add(1)
+		return dst, Fresh
+	case e.Usable(now):
+		c.stale.Add(1)
+		return dst, Stale
+	default:
+		c.misses.Add(1)
+		return dst, Miss
+	}
+}
+
+// CountStaleServed records that a stale entry was served in place of an
+// upstream answer.
+func (c *Cache) CountStaleServed() { c.staleServed.Add(1) }
+
+// Set stores e under key, using buf as scratch (returned for reuse).
+// Entries larger than MaxEntryBytes are skipped and counted.
+func (c *Cache) Set(buf, key []byte, e *Entry) []byte {
+	if e.size()+len(key) > MaxEntryBytes {
+		c.skipped.Add(1)
+		return buf
+	}
+	buf = e.marshal(buf[:0])
+	c.fc.Set(key, buf)
+	c.stores.Add(1)
+	return buf
+}
+
+// Del removes key's entry, if any.
+func (c *Cache) Del(key []byte) {
+	c.fc.Del(key)
+	c.invalidations.Add(1)
+}
+
+// Now returns the cache's clock reading.
+func (c *Cache) Now() time.Time { return c.now() }
+
+// Save writes the cache to PersistPath atomically (a new directory renamed
+// into place). It is a no-op without a PersistPath.
+func (c *Cache) Save() error {
+	if c.persistPath == "" {
+		return nil
+	}
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	start := time.Now()
+	err := c.fc.SaveToFileConcurrent(c.persistPath, 2)
+	c.lastPersistNanos.Store(int64(time.Since(start)))
+	if err != nil {
+		c.persistFailures.Add(1)
+		return fmt.Errorf("cache: save %s: %w", c.persistPath, err)
+	}
+	return nil
+}
+
+// Stats are a cache's counters and gauges.
+type Stats struct {
+	Hits, Misses, StaleFound, StaleServed uint64
+	Stores, Skipped, Invalidations        uint64
+	Loaded                                uint64 // entries loaded from disk at start
+	Entries, Bytes, MaxBytes              uint64
+	EvictedBytes                          uint64
+	LastPersist                           time.Duration
+	PersistFailures                       int64
+}
+
+// UpdateStats fills s with the cache's current figures.
+func (c *Cache) UpdateStats(s *Stats) {
+	var fs fastcache.Stats
+	c.fc.UpdateStats(&fs)
+	*s = Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(),
+		StaleFound: c.stale.Load(), StaleServed: c.staleServed.Load(),
+		Stores: c.stores.Load(), Skipped: c.skipped.Load(), Invalidations: c.invalidations.Load(),
+		Loaded:  c.loaded.Load(),
+		Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: fs.MaxBytesSize,
+		EvictedBytes:    fs.EvictedBytes,
+		LastPersist:     time.Duration(c.lastPersistNanos.Load()),
+		PersistFailures: c.persistFailures.Load(),
+	}
+}

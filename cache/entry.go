@@ -1,0 +1,118 @@
+package cache
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// Entry is a stored response: status, the headers worth keeping, body, and
+// its lifetime. An Entry returned by Cache.Get aliases the caller's buffer
+// and is valid only as long as that buffer is.
+type Entry struct {
+	Status int
+	// StoredAt, FreshUntil and StaleUntil are Unix nanoseconds. An entry is
+	// fresh before FreshUntil and may be served stale before StaleUntil.
+	StoredAt, FreshUntil, StaleUntil int64
+	// Body is the response body.
+	Body []byte
+
+	headers []byte // encoded header pairs, see AppendHeader
+}
+
+// entryVersion tags the encoding so a persisted file from another layout is
+// never misread.
+const entryVersion = 1
+
+// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) headersLen(4)
+const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4
+
+var errCorrupt = errors.New("cache: corrupt entry")
+
+// AppendHeader adds a header pair to e, in an encoding kept inside e.
+func (e *Entry) AppendHeader(k, v []byte) {
+	e.headers = binary.AppendUvarint(e.headers, uint64(len(k)))
+	e.headers = append(e.headers, k...)
+	e.headers = binary.AppendUvarint(e.headers, uint64(len(v)))
+	e.headers = append(e.headers, v...)
+}
+
+// Reset clears e for reuse, keeping its header buffer.
+func (e *Entry) Reset() {
+	h := e.headers[:0]
+	*e = Entry{headers: h}
+}
+
+// Header returns the header pair at position pos and the position of the
+// next one; ok is false past the last header. Iterate with
+//
+//	for k, v, next, ok := e.Header(0); ok; k, v, next, ok = e.Header(next) { ... }
+//
+// It allocates nothing.
+func (e *Entry) Header(pos int) (k, v []byte, next int, ok bool) {
+	k, pos, ok = readChunk(e.headers, pos)
+	if !ok {
+		return nil, nil, 0, false
+	}
+	v, pos, ok = readChunk(e.headers, pos)
+	return k, v, pos, ok
+}
+
+func readChunk(b []byte, pos int) ([]byte, int, bool) {
+	if pos >= len(b) {
+		return nil, 0, false
+	}
+	n, w := binary.Uvarint(b[pos:])
+	if w <= 0 || uint64(len(b)-pos-w) < n {
+		return nil, 0, false
+	}
+	start := pos + w
+	return b[start : start+int(n)], start + int(n), true
+}
+
+// Fresh reports whether e may be served as a hit at now.
+func (e *Entry) Fresh(now time.Time) bool { return now.UnixNano() < e.FreshUntil }
+
+// Usable reports whether e may be served at all at now (fresh or stale).
+func (e *Entry) Usable(now time.Time) bool { return now.UnixNano() < e.StaleUntil }
+
+// Age returns how long ago e was stored, never negative.
+func (e *Entry) Age(now time.Time) time.Duration {
+	if d := now.UnixNano() - e.StoredAt; d > 0 {
+		return time.Duration(d)
+	}
+	return 0
+}
+
+// marshal appends e's encoding to dst.
+func (e *Entry) marshal(dst []byte) []byte {
+	dst = append(dst, entryVersion)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(e.Status))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StoredAt))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.FreshUntil))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StaleUntil))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.headers)))
+	dst = append(dst, e.headers...)
+	return append(dst, e.Body...)
+}
+
+// unmarshal decodes src into e; e's slices alias src.
+func (e *Entry) unmarshal(src []byte) error {
+	if len(src) < entryFixedLen || src[0] != entryVersion {
+		return errCorrupt
+	}
+	e.Status = int(binary.BigEndian.Uint16(src[1:]))
+	e.StoredAt = int64(binary.BigEndian.Uint64(src[3:]))
+	e.FreshUntil = int64(binary.BigEndian.Uint64(src[11:]))
+	e.StaleUntil = int64(binary.BigEndian.Uint64(src[19:]))
+	n := int(binary.BigEndian.Uint32(src[27:]))
+	rest := src[entryFixedLen:]
+	if n > len(rest) {
+		return errCorrupt
+	}
+	e.headers, e.Body = rest[:n], rest[n:]
+	return nil
+}
+
+// size is the encoded length of e.
+func (e *Entry) size() int { return entryFixedLen + len(e.headers) + len(e.Body) }
