@@ -21,7 +21,7 @@ import (
 )
 
 var (
-	buildMu  sync.Mutex     // guards built
+	buildMu  sync.Mutex // guards built
 	built    = map[string]string{}
 	buildDir string
 )
