@@ -67,6 +67,14 @@ type Pool struct {
 
 // NewPool builds a pool for cfg. It dials nothing until the first request.
 func NewPool(cfg Config) (*Pool, error) {
+	return NewPoolFrom(nil, cfg)
+}
+
+// NewPoolFrom builds a pool for cfg that keeps prev's targets (and their
+// open connections) where the address and settings are unchanged; prev
+// may be nil. Targets of prev that the new pool does not keep are the
+// caller's to drain (see Retired).
+func NewPoolFrom(prev *Pool, cfg Config) (*Pool, error) {
 	if len(cfg.Targets) == 0 {
 		return nil, fmt.Errorf("upstream %q: no targets", cfg.Name)
 	}
@@ -75,9 +83,37 @@ func NewPool(cfg Config) (*Pool, error) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("upstream %q: target %q: %w", cfg.Name, addr, err)
 		}
-		p.targets = append(p.targets, newTarget(addr, cfg.maxConns(), p.timeout))
+		t := prev.target(addr)
+		if t == nil || t.maxConns != cfg.maxConns() || t.timeout != p.timeout {
+			t = newTarget(addr, cfg.maxConns(), p.timeout)
+		}
+		p.targets = append(p.targets, t)
 	}
 	return p, nil
+}
+
+func (p *Pool) target(addr string) *Target {
+	if p == nil {
+		return nil
+	}
+	for _, t := range p.targets {
+		if t.addr == addr {
+			return t
+		}
+	}
+	return nil
+}
+
+// Retired returns the targets of prev that next does not keep; next may be
+// nil (the whole upstream is gone).
+func Retired(prev, next *Pool) []*Target {
+	var out []*Target
+	for _, t := range prev.targets {
+		if next.target(t.addr) != t {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Name returns the upstream's name.

@@ -13,6 +13,8 @@ import (
 // It is safe for concurrent use.
 type Target struct {
 	addr     string
+	maxConns int
+	timeout  time.Duration
 	client   *fasthttp.HostClient
 	pending  atomic.Int64
 	requests atomic.Uint64
@@ -21,7 +23,9 @@ type Target struct {
 
 func newTarget(addr string, maxConns int, timeout time.Duration) *Target {
 	return &Target{
-		addr: addr,
+		addr:     addr,
+		maxConns: maxConns,
+		timeout:  timeout,
 		client: &fasthttp.HostClient{
 			Addr:                      addr,
 			MaxConns:                  maxConns,
@@ -46,6 +50,17 @@ func (t *Target) Requests() uint64 { return t.requests.Load() }
 
 // Failures returns the number of attempts that ended without an HTTP answer.
 func (t *Target) Failures() uint64 { return t.failures.Load() }
+
+// Drain waits until no request is in flight to the target (at most
+// timeout), then closes its idle connections. A target removed by a reload
+// is drained, not cut.
+func (t *Target) Drain(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for t.Pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.client.CloseIdleConnections()
+}
 
 // Conns returns the number of open connections to the target.
 func (t *Target) Conns() int { return t.client.ConnsCount() }
