@@ -30,14 +30,35 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"status":"ready"}`)
 	case "/status":
 		g.writeStatus(ctx)
+	case "/reload":
+		g.serveReload(ctx)
 	default:
 		writeJSONError(ctx, fasthttp.StatusNotFound, []byte(`{"error":"not found"}`))
 	}
 }
 
+// serveReload answers POST /reload: 200 with the new version, or 422 with
+// the error (file, line and key) while the running config stays.
+func (g *Gateway) serveReload(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeJSONError(ctx, fasthttp.StatusMethodNotAllowed, []byte(`{"error":"use POST"}`))
+		return
+	}
+	ctx.SetContentType("application/json")
+	if err := g.Reload("POST /reload"); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusUnprocessableEntity)
+		json.NewEncoder(ctx).Encode(map[string]any{"error": err.Error(), "version": g.state.Load().version}) //nolint:errcheck
+		return
+	}
+	st := g.state.Load()
+	json.NewEncoder(ctx).Encode(map[string]any{"version": st.version, "hash": st.cfg.Hash}) //nolint:errcheck
+}
+
 // Status is the JSON document served at /status.
 type Status struct {
 	Config    ConfigStatus     `json:"config"`
+	Reload    ReloadStatus     `json:"reload"`
 	Draining  bool             `json:"draining"`
 	UptimeS   float64          `json:"uptime_s"`
 	Routes    []RouteStatus    `json:"routes"`
@@ -85,6 +106,7 @@ func (g *Gateway) Status() Status {
 		Config: ConfigStatus{
 			File: st.cfg.Path, Hash: st.cfg.Hash, Version: st.version, LoadedAt: st.loadedAt,
 		},
+		Reload:   g.reload.status(),
 		Draining: g.draining.Load(),
 		UptimeS:  time.Since(g.started).Seconds(),
 	}

@@ -51,22 +51,29 @@ func bodyTooLarge(limit int) []byte {
 	return []byte(`{"error":"request body too large","limit_bytes":` + strconv.Itoa(limit) + `}`)
 }
 
-// serverErrorHandler answers requests that fasthttp could not read:
-// 431 for an oversize header, 413 for an oversize body, 408 for a read
-// timeout and 400 for anything unparseable, each with a JSON body.
-func serverErrorHandler(tooLarge []byte) func(ctx *fasthttp.RequestCtx, err error) {
-	return func(ctx *fasthttp.RequestCtx, err error) {
-		var small *fasthttp.ErrSmallBuffer
-		var netErr *net.OpError
-		switch {
-		case errors.As(err, &small):
-			writeJSONError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, bodyHeaderTooLarge)
-		case errors.Is(err, fasthttp.ErrBodyTooLarge):
-			writeJSONError(ctx, fasthttp.StatusRequestEntityTooLarge, tooLarge)
-		case errors.As(err, &netErr) && netErr.Timeout():
-			writeJSONError(ctx, fasthttp.StatusRequestTimeout, bodyReadTimeout)
-		default:
-			writeJSONError(ctx, fasthttp.StatusBadRequest, bodyBadRequest)
-		}
+// serverError answers requests that fasthttp could not read: 431 for an
+// oversize header, 413 for an oversize body, 408 for a read timeout and 400
+// for anything unparseable, each with a JSON body.
+func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &small):
+		writeJSONError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, bodyHeaderTooLarge)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeJSONError(ctx, fasthttp.StatusRequestEntityTooLarge, g.state.Load().tooLarge)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		writeJSONError(ctx, fasthttp.StatusRequestTimeout, bodyReadTimeout)
+	default:
+		writeJSONError(ctx, fasthttp.StatusBadRequest, bodyBadRequest)
+	}
+}
+
+// requestConfig applies the current config's timeouts and body limit to
+// each request as its header arrives, so a reload changes them live.
+func (g *Gateway) requestConfig(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	s := &g.state.Load().cfg.Server
+	return fasthttp.RequestConfig{
+		ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout, MaxRequestBodySize: s.MaxBodyBytes,
 	}
 }

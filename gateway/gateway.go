@@ -9,12 +9,9 @@
 package gateway
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +37,10 @@ type Options struct {
 	LogKey []byte
 	// Now is the clock of cache lifetimes. Default time.Now.
 	Now func() time.Time
+	// Load reads the config again for Reload. Default: configs.Load of
+	// the first config's path. (cmd/gateway wraps it to re-apply its
+	// command-line overrides.)
+	Load func() (*configs.Config, error)
 }
 
 // Gateway is one running gateway. Its methods are safe for concurrent use.
@@ -61,6 +62,8 @@ type Gateway struct {
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
+	lns    listeners
+	reload reloader
 }
 
 // state is everything derived from one config version. Each request runs
@@ -71,6 +74,14 @@ type state struct {
 	loadedAt time.Time
 	router   *router
 	pools    map[string]*upstream.Pool
+	tooLarge []byte // the 413 body, naming this version's limit
+}
+
+// registerPools exposes st's upstream targets in metrics.
+func (g *Gateway) registerPools(st *state) {
+	for _, p := range st.pools {
+		g.metrics.registerPool(p)
+	}
 }
 
 // route is one compiled config route.
@@ -145,11 +156,17 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	}
 	g.cache = c
 	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)
-	st, err := g.compile(cfg, 1)
+	st, err := g.compile(cfg, 1, nil)
 	if err != nil {
 		return nil, err
 	}
 	g.state.Store(st)
+	g.registerPools(st)
+	g.reload.load = opts.Load
+	if g.reload.load == nil {
+		path := cfg.Path
+		g.reload.load = func() (*configs.Config, error) { return configs.Load(path) }
+	}
 	g.server = g.newServer(cfg)
 	g.admin = &fasthttp.Server{
 		Handler:               g.serveAdmin,
@@ -174,7 +191,8 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 	s := cfg.Server
 	return &fasthttp.Server{
 		Handler:                       g.handle,
-		ErrorHandler:                  serverErrorHandler(bodyTooLarge(s.MaxBodyBytes)),
+		HeaderReceived:                g.requestConfig,
+		ErrorHandler:                  g.serverError,
 		ReadTimeout:                   s.ReadTimeout,
 		WriteTimeout:                  s.WriteTimeout,
 		IdleTimeout:                   60 * time.Second,
@@ -189,19 +207,24 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 	}
 }
 
-// compile builds the state for one config version.
-func (g *Gateway) compile(cfg *configs.Config, version int) (*state, error) {
-	st := &state{cfg: cfg, version: version, loadedAt: time.Now(), pools: map[string]*upstream.Pool{}}
+// compile builds the state for one config version, keeping prev's
+// upstream targets where they are unchanged; prev may be nil.
+func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state, error) {
+	st := &state{cfg: cfg, version: version, loadedAt: time.Now(), pools: map[string]*upstream.Pool{},
+		tooLarge: bodyTooLarge(cfg.Server.MaxBodyBytes)}
 	for _, name := range cfg.UpstreamNames() {
 		u := cfg.Upstreams[name]
-		p, err := upstream.NewPool(upstream.Config{
+		var prevPool *upstream.Pool
+		if prev != nil {
+			prevPool = prev.pools[name]
+		}
+		p, err := upstream.NewPoolFrom(prevPool, upstream.Config{
 			Name: name, Targets: u.Targets, Timeout: u.Timeout, MaxConnsPerTarget: u.MaxConnsPerTarget,
 		})
 		if err != nil {
 			return nil, err
 		}
 		st.pools[name] = p
-		g.metrics.registerPool(p)
 	}
 	st.router = &router{}
 	for i := range cfg.Routes {
@@ -238,41 +261,4 @@ func (g *Gateway) compileRoute(rc *configs.Route, pools map[string]*upstream.Poo
 		rt.invalidates = append(rt.invalidates, cachePrefix(name))
 	}
 	return rt, nil
-}
-
-// Serve serves the request path on ln and the admin endpoints on adminLn
-// until Shutdown. It returns the first serving error; after Shutdown it
-// returns nil.
-func (g *Gateway) Serve(ln, adminLn net.Listener) error {
-	if cc := g.state.Load().cfg.Cache; cc.PersistPath != "" {
-		go g.persistLoop(cc.PersistEvery, g.stop)
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- g.admin.Serve(adminLn) }()
-	go func() { errc <- g.server.Serve(ln) }()
-	err := <-errc
-	if g.draining.Load() {
-		return nil
-	}
-	return err
-}
-
-// Shutdown drains: /readyz turns 503, listeners close, in-flight requests
-// finish (idle keep-alive connections are closed), the cache is saved when
-// it has a persist path, then the admin listener closes. It returns ctx's error if requests were still in flight when ctx
-// ended.
-func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.draining.Store(true)
-	err := g.server.ShutdownWithContext(ctx)
-	close(g.stop)
-	if g.state.Load().cfg.Cache.PersistPath != "" {
-		g.saveCache("drain")
-	}
-	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
-		err = aerr
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("drain: %d requests still open: %w", g.server.GetOpenConnectionsCount(), err)
-	}
-	return err
 }

@@ -79,16 +79,41 @@ func (r *metricsRegistry) route(name, class string) *routeMetrics {
 	return m
 }
 
-// registerPool exposes a pool's per-target figures as gauges read at scrape
-// time.
+// targetGauges are the per-target figures exposed as gauges read at
+// scrape time.
+var targetGauges = []struct {
+	name string
+	read func(*upstream.Target) float64
+}{
+	{"gateway_upstream_in_flight", func(t *upstream.Target) float64 { return float64(t.Pending()) }},
+	{"gateway_upstream_conns", func(t *upstream.Target) float64 { return float64(t.Conns()) }},
+	{"gateway_upstream_requests_total", func(t *upstream.Target) float64 { return float64(t.Requests()) }},
+	{"gateway_upstream_failures_total", func(t *upstream.Target) float64 { return float64(t.Failures()) }},
+}
+
+func targetLabels(pool string, t *upstream.Target) string {
+	return fmt.Sprintf(`{upstream=%q,target=%q}`, pool, t.Addr())
+}
+
+// registerPool exposes a pool's per-target figures. A target that replaces
+// one with the same address (new settings after a reload) takes over its
+// series.
 func (r *metricsRegistry) registerPool(p *upstream.Pool) {
 	for _, t := range p.Targets() {
-		t := t
-		labels := fmt.Sprintf(`{upstream=%q,target=%q}`, p.Name(), t.Addr())
-		r.set.GetOrCreateGauge("gateway_upstream_in_flight"+labels, func() float64 { return float64(t.Pending()) })
-		r.set.GetOrCreateGauge("gateway_upstream_conns"+labels, func() float64 { return float64(t.Conns()) })
-		r.set.GetOrCreateGauge("gateway_upstream_requests_total"+labels, func() float64 { return float64(t.Requests()) })
-		r.set.GetOrCreateGauge("gateway_upstream_failures_total"+labels, func() float64 { return float64(t.Failures()) })
+		labels := targetLabels(p.Name(), t)
+		for _, gauge := range targetGauges {
+			read := gauge.read
+			r.set.UnregisterMetric(gauge.name + labels)
+			r.set.NewGauge(gauge.name+labels, func() float64 { return read(t) })
+		}
+	}
+}
+
+// unregisterTarget removes a retired target's series.
+func (r *metricsRegistry) unregisterTarget(pool string, t *upstream.Target) {
+	labels := targetLabels(pool, t)
+	for _, gauge := range targetGauges {
+		r.set.UnregisterMetric(gauge.name + labels)
 	}
 }
 

@@ -83,7 +83,7 @@ func NewPoolFrom(prev *Pool, cfg Config) (*Pool, error) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("upstream %q: target %q: %w", cfg.Name, addr, err)
 		}
-		t := prev.target(addr)
+		t := prev.Target(addr)
 		if t == nil || t.maxConns != cfg.maxConns() || t.timeout != p.timeout {
 			t = newTarget(addr, cfg.maxConns(), p.timeout)
 		}
@@ -92,7 +92,8 @@ func NewPoolFrom(prev *Pool, cfg Config) (*Pool, error) {
 	return p, nil
 }
 
-func (p *Pool) target(addr string) *Target {
+// Target returns the pool's target for addr, or nil; p may be nil.
+func (p *Pool) Target(addr string) *Target {
 	if p == nil {
 		return nil
 	}
@@ -109,7 +110,7 @@ func (p *Pool) target(addr string) *Target {
 func Retired(prev, next *Pool) []*Target {
 	var out []*Target
 	for _, t := range prev.targets {
-		if next.target(t.addr) != t {
+		if next.Target(t.addr) != t {
 			out = append(out, t)
 		}
 	}

@@ -14,7 +14,7 @@ func TestNewPoolFromKeepsUnchangedTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next.target("127.0.0.1:2") != prev.target("127.0.0.1:2") {
+	if next.Target("127.0.0.1:2") != prev.Target("127.0.0.1:2") {
 		t.Fatalf("unchanged target 127.0.0.1:2 was rebuilt; want it (and its connections) kept")
 	}
 	var retired []string
@@ -25,7 +25,7 @@ func TestNewPoolFromKeepsUnchangedTargets(t *testing.T) {
 		t.Fatalf("retired %v; want [127.0.0.1:1 127.0.0.1:3]", retired)
 	}
 	changed, _ := NewPoolFrom(next, Config{Name: "u", Targets: []string{"127.0.0.1:2"}, Timeout: 5 * time.Second})
-	if changed.target("127.0.0.1:2") == next.target("127.0.0.1:2") {
+	if changed.Target("127.0.0.1:2") == next.Target("127.0.0.1:2") {
 		t.Fatalf("target kept across a timeout change; want a new one with the new timeout")
 	}
 	if len(Retired(next, nil)) != 2 {

@@ -3,8 +3,11 @@
 //	gateway -config configs/gateway.yaml
 //
 // An invalid config is reported with its file, line and key, and the
-// process exits 2 before listening. SIGTERM or SIGINT drains: listeners
-// close, in-flight requests finish within server.drain_timeout, exit 0.
+// process exits 2 before listening. SIGHUP, a change in the config file's
+// directory, or POST /reload on the admin listener reloads the config
+// without dropping a request; an invalid one is refused and the running
+// one stays. SIGTERM or SIGINT drains: listeners close, in-flight requests
+// finish within server.drain_timeout, exit 0.
 package main
 
 import (
@@ -37,21 +40,31 @@ func run(args []string) int {
 	listen := fs.String("listen", "", "override server.listen")
 	adminListen := fs.String("admin-listen", "", "override server.admin_listen")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	watch := fs.Bool("watch", true, "reload when the config file's directory changes")
 	logKeyHex := fs.String("log-key", os.Getenv("GATEWAY_LOG_KEY"),
 		"hex key for the keyed hash of identity keys in logs (default $GATEWAY_LOG_KEY, else random per run)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := configs.Load(*configPath)
+	// load reads the config with the command line's overrides; reloads
+	// use it too, so an override survives them.
+	load := func() (*configs.Config, error) {
+		cfg, err := configs.Load(*configPath)
+		if err != nil {
+			return nil, err
+		}
+		if *listen != "" {
+			cfg.Server.Listen = *listen
+		}
+		if *adminListen != "" {
+			cfg.Server.AdminListen = *adminListen
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway: config:", err)
 		return 2
-	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
-	}
-	if *adminListen != "" {
-		cfg.Server.AdminListen = *adminListen
 	}
 	logKey, err := hex.DecodeString(*logKeyHex)
 	if err != nil {
@@ -64,10 +77,10 @@ func run(args []string) int {
 		return 2
 	}
 	defer log.Sync() //nolint:errcheck
-	return serve(cfg, gateway.Options{Logger: log, AccessLog: access, LogKey: logKey}, log)
+	return serve(cfg, gateway.Options{Logger: log, AccessLog: access, LogKey: logKey, Load: load}, log, *watch)
 }
 
-func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger) int {
+func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch bool) int {
 	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
@@ -89,15 +102,27 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger) int {
 		zap.String("config", cfg.Path), zap.String("config_hash", cfg.Hash))
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln, adminLn) }()
-	select {
-	case err := <-errc:
-		log.Error("serve", zap.Error(err))
-		return 1
-	case sig := <-sigs:
-		log.Info("draining", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.Server.DrainTimeout))
+	if watch {
+		if err := g.WatchConfig(); err != nil {
+			log.Warn("config changes will need SIGHUP or POST /reload", zap.Error(err))
+		}
+	}
+	for draining := false; !draining; {
+		select {
+		case err := <-errc:
+			log.Error("serve", zap.Error(err))
+			return 1
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				g.Reload("SIGHUP") //nolint:errcheck // logged and shown in /status
+				continue
+			}
+			draining = true
+			log.Info("draining", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.Server.DrainTimeout))
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout)
 	defer cancel()

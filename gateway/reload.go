@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"shedgate/configs"
+	"shedgate/upstream"
+)
+
+// reloader serializes reloads and remembers how the last ones went.
+type reloader struct {
+	load func() (*configs.Config, error)
+
+	mu          sync.Mutex // serializes Reload; guards the fields below
+	lastError   string
+	lastErrorAt time.Time
+
+	reloads, failures atomic.Uint64
+}
+
+// ReloadStatus is the reload part of /status.
+type ReloadStatus struct {
+	Reloads     uint64     `json:"reloads"`
+	Failures    uint64     `json:"failures"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+func (r *reloader) status() ReloadStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := ReloadStatus{Reloads: r.reloads.Load(), Failures: r.failures.Load(), LastError: r.lastError}
+	if !r.lastErrorAt.IsZero() {
+		t := r.lastErrorAt
+		s.LastErrorAt = &t
+	}
+	return s
+}
+
+// Reload reads the config again and, if it is valid, switches to it
+// atomically: requests that started under the old version finish under it,
+// new ones run under the new one. Cache contents, limiter state and the
+// connections of targets that stay carry over; removed targets are drained;
+// moved listen addresses are rebound before the old ones close. An invalid
+// config changes nothing: the error (file, line and key) is returned,
+// logged, counted and shown in /status. why labels the log entry; a reload
+// from the file watcher is skipped when the file's content is unchanged.
+func (g *Gateway) Reload(why string) error {
+	r := &g.reload
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := g.state.Load()
+	cfg, err := r.load()
+	if err == nil && why == reasonWatch && cfg.Hash == cur.cfg.Hash {
+		return nil
+	}
+	var next *state
+	if err == nil {
+		next, err = g.compile(cfg, cur.version+1, cur)
+	}
+	if err == nil {
+		err = g.rebind(cfg.Server.Listen, cfg.Server.AdminListen)
+	}
+	if err != nil {
+		r.failures.Add(1)
+		r.lastError, r.lastErrorAt = err.Error(), time.Now()
+		g.log.Error("config reload refused; the running config stays", zap.String("why", why), zap.Error(err))
+		return err
+	}
+	g.state.Store(next)
+	g.registerPools(next)
+	r.reloads.Add(1)
+	g.retire(cur, next)
+	if cfg.Server.MaxHeaderBytes != cur.cfg.Server.MaxHeaderBytes {
+		g.log.Warn("server.max_header_bytes takes effect at the next restart",
+			zap.Int("running", g.server.ReadBufferSize), zap.Int("configured", cfg.Server.MaxHeaderBytes))
+	}
+	g.log.Info("config reloaded", zap.String("why", why), zap.Int("version", next.version),
+		zap.String("config_hash", cfg.Hash))
+	return nil
+}
+
+const reasonWatch = "file changed"
+
+// retire drains the targets the new state no longer uses, in the
+// background: their in-flight requests finish, then idle connections close.
+func (g *Gateway) retire(prev, next *state) {
+	for name, p := range prev.pools {
+		np := next.pools[name]
+		for _, t := range upstream.Retired(p, np) {
+			if np.Target(t.Addr()) == nil { // else its replacement took over its series
+				g.metrics.unregisterTarget(name, t)
+			}
+			go t.Drain(2 * p.Timeout())
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+)
+
+// boundListener is a listener the gateway serves on, with the address it
+// was configured with. Close is idempotent: a listener retired by a reload
+// is closed once, and fasthttp closing it again on Shutdown is no error.
+type boundListener struct {
+	net.Listener
+	configured string
+	retired    atomic.Bool
+	once       sync.Once
+	closeErr   error
+}
+
+func (l *boundListener) Close() error {
+	l.once.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
+}
+
+// listeners holds what the gateway serves on; mu guards the fields.
+type listeners struct {
+	mu    sync.Mutex
+	main  *boundListener
+	admin *boundListener
+	errc  chan error // a serving error on a live listener
+}
+
+// Serve serves the request path on ln and the admin endpoints on adminLn
+// until Shutdown; a reload may move either to a new address. It returns
+// the first serving error of a live listener; after Shutdown it returns nil.
+func (g *Gateway) Serve(ln, adminLn net.Listener) error {
+	cfg := g.state.Load().cfg
+	g.lns.mu.Lock()
+	g.lns.errc = make(chan error, 2)
+	g.lns.main = g.serveOn(g.server, ln, cfg.Server.Listen)
+	g.lns.admin = g.serveOn(g.admin, adminLn, cfg.Server.AdminListen)
+	g.lns.mu.Unlock()
+	if cfg.Cache.PersistPath != "" {
+		go g.persistLoop(cfg.Cache.PersistEvery, g.stop)
+	}
+	select {
+	case <-g.stop:
+		return nil
+	case err := <-g.lns.errc:
+		if g.draining.Load() {
+			return nil
+		}
+		return err
+	}
+}
+
+func (g *Gateway) serveOn(s *fasthttp.Server, ln net.Listener, configured string) *boundListener {
+	bl := &boundListener{Listener: ln, configured: configured}
+	go func() {
+		err := s.Serve(bl)
+		if err != nil && !bl.retired.Load() && !g.draining.Load() {
+			select {
+			case g.lns.errc <- err:
+			default:
+			}
+		}
+	}()
+	return bl
+}
+
+// rebind moves the listeners whose configured address changed: the new one
+// is bound and served before the old one closes, so the gateway never stops
+// accepting. Connections already open on the old one finish normally.
+func (g *Gateway) rebind(listen, adminListen string) error {
+	g.lns.mu.Lock()
+	defer g.lns.mu.Unlock()
+	if g.lns.main == nil {
+		return nil // not serving yet
+	}
+	move := func(cur **boundListener, s *fasthttp.Server, addr string) error {
+		if (*cur).configured == addr {
+			return nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("rebind %s: %w", addr, err)
+		}
+		old := *cur
+		*cur = g.serveOn(s, ln, addr)
+		old.retired.Store(true)
+		old.Close() //nolint:errcheck
+		return nil
+	}
+	if err := move(&g.lns.main, g.server, listen); err != nil {
+		return err
+	}
+	return move(&g.lns.admin, g.admin, adminListen)
+}
+
+// Addrs returns the addresses the gateway serves on now (request path,
+// admin), or empty strings before Serve.
+func (g *Gateway) Addrs() (string, string) {
+	g.lns.mu.Lock()
+	defer g.lns.mu.Unlock()
+	if g.lns.main == nil {
+		return "", ""
+	}
+	return g.lns.main.Addr().String(), g.lns.admin.Addr().String()
+}
+
+// Shutdown drains: /readyz turns 503, listeners close, in-flight requests
+// finish (idle keep-alive connections are closed), the cache is saved when
+// it has a persist path, then the admin listener closes. It returns ctx's
+// error if requests were still in flight when ctx ended.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	err := g.server.ShutdownWithContext(ctx)
+	close(g.stop)
+	if g.state.Load().cfg.Cache.PersistPath != "" {
+		g.saveCache("drain")
+	}
+	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
+		err = aerr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("drain: %d connections still open: %w", g.server.GetOpenConnectionsCount(), err)
+	}
+	return err
+}
