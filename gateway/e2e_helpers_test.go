@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,4 +153,65 @@ func do(t *testing.T, method, url, body string, hdr ...string) (int, http.Header
 		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// loadResult counts a steady load's outcomes.
+type loadResult struct {
+	sent, ok, shed, errors, resets atomic.Int64
+	firstError                     atomic.Value
+}
+
+func (r *loadResult) String() string {
+	return fmt.Sprintf("sent %d ok %d shed %d errors %d resets %d (first error: %v)",
+		r.sent.Load(), r.ok.Load(), r.shed.Load(), r.errors.Load(), r.resets.Load(), r.firstError.Load())
+}
+
+// steadyLoad sends rps requests per second for d, open loop (each request
+// leaves on schedule whatever the others are doing), and returns when all
+// have been answered. next returns the i-th request's method, URL and body.
+func steadyLoad(t *testing.T, rps int, d time.Duration, next func(i int) (string, string, string)) *loadResult {
+	t.Helper()
+	client := &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxIdleConns: 512},
+		Timeout:   5 * time.Second,
+	}
+	res := &loadResult{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	total := int(float64(rps) * d.Seconds())
+	for i := range total {
+		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rps))); wait > 0 {
+			time.Sleep(wait)
+		}
+		method, url, body := next(i)
+		wg.Add(1)
+		res.sent.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(method, url, strings.NewReader(body))
+			resp, err := client.Do(req)
+			if err != nil {
+				if strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF") {
+					res.resets.Add(1)
+				} else {
+					res.errors.Add(1)
+				}
+				res.firstError.CompareAndSwap(nil, err.Error())
+				return
+			}
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode < 300:
+				res.ok.Add(1)
+			case resp.StatusCode == 429 || resp.StatusCode == 503:
+				res.shed.Add(1)
+			default:
+				res.errors.Add(1)
+				res.firstError.CompareAndSwap(nil, fmt.Sprintf("%s %s: status %d", method, url, resp.StatusCode))
+			}
+		}()
+	}
+	wg.Wait()
+	return res
 }
