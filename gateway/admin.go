@@ -1,18 +1,30 @@
 package gateway
 
 import (
+	_ "embed"
 	"encoding/json"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+
+	"shedgate/cache"
 )
 
-// serveAdmin answers the admin listener: /metrics (Prometheus text),
+// operatorPage is the self-contained operator's page served at / on the
+// admin listener: it polls /status each second and draws the last minutes.
+//
+//go:embed ui/index.html
+var operatorPage []byte
+
+// serveAdmin answers the admin listener: / (the operator's page), /metrics (Prometheus text),
 // /healthz (the process is alive), /readyz (it accepts traffic; 503 while
 // draining) and /status (JSON for operators).
 func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 	switch string(ctx.Path()) {
+	case "/":
+		ctx.SetContentType("text/html; charset=utf-8")
+		ctx.SetBody(operatorPage)
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4")
 		g.metrics.set.WritePrometheus(ctx)
@@ -59,10 +71,33 @@ func (g *Gateway) serveReload(ctx *fasthttp.RequestCtx) {
 type Status struct {
 	Config    ConfigStatus     `json:"config"`
 	Reload    ReloadStatus     `json:"reload"`
+	Requests  RequestStatus    `json:"requests"`
+	Cache     CacheStatus      `json:"cache"`
 	Draining  bool             `json:"draining"`
 	UptimeS   float64          `json:"uptime_s"`
 	Routes    []RouteStatus    `json:"routes"`
 	Upstreams []UpstreamStatus `json:"upstreams"`
+}
+
+// RequestStatus counts the gateway's answers since start: ok (below 500,
+// 429 excepted), shed (429 and 503, each with Retry-After) and errors
+// (other 5xx).
+type RequestStatus struct {
+	Total  uint64 `json:"total"`
+	OK     uint64 `json:"ok"`
+	Shed   uint64 `json:"shed"`
+	Errors uint64 `json:"errors"`
+}
+
+// CacheStatus is the cache part of /status.
+type CacheStatus struct {
+	Hits        uint64 `json:"hits"`
+	Misses      uint64 `json:"misses"`
+	StaleServed uint64 `json:"stale_served"`
+	Coalesced   uint64 `json:"coalesced"`
+	Entries     uint64 `json:"entries"`
+	Bytes       uint64 `json:"bytes"`
+	MaxBytes    uint64 `json:"max_bytes"`
 }
 
 // ConfigStatus identifies the config version in force.
@@ -107,6 +142,8 @@ func (g *Gateway) Status() Status {
 			File: st.cfg.Path, Hash: st.cfg.Hash, Version: st.version, LoadedAt: st.loadedAt,
 		},
 		Reload:   g.reload.status(),
+		Requests: g.outcomes.status(),
+		Cache:    g.cacheStatus(),
 		Draining: g.draining.Load(),
 		UptimeS:  time.Since(g.started).Seconds(),
 	}
@@ -140,5 +177,14 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx) {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(g.Status()); err != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, bodyInternal)
+	}
+}
+
+func (g *Gateway) cacheStatus() CacheStatus {
+	var cs cache.Stats
+	g.cache.UpdateStats(&cs)
+	return CacheStatus{
+		Hits: cs.Hits, Misses: cs.Misses, StaleServed: cs.StaleServed, Coalesced: g.coalesced.Load(),
+		Entries: cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
 	}
 }

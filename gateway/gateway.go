@@ -56,6 +56,7 @@ type Gateway struct {
 	gens    generations
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
+	outcomes  outcomes
 	draining  atomic.Bool
 	stop      chan struct{} // closed by Shutdown
 	started   time.Time

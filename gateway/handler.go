@@ -234,6 +234,7 @@ func (g *Gateway) account(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, star
 		m = rt.metrics
 	}
 	m.observe(status, elapsed)
+	g.outcomes.count(status)
 	if g.access == nil {
 		return
 	}

@@ -139,3 +139,24 @@ func (g *Gateway) writeCacheMetrics(w io.Writer) {
 	metrics.WriteCounterUint64(w, "gateway_coalesced_waiters_total", g.coalesced.Load())
 	metrics.WriteGaugeUint64(w, "gateway_flights_in_progress", uint64(g.flights.InFlight()))
 }
+
+// outcomes counts every answer as ok, shed or error, for /status.
+type outcomes struct {
+	total, ok, shed, errors atomic.Uint64
+}
+
+func (o *outcomes) count(status int) {
+	o.total.Add(1)
+	switch {
+	case status == 429 || status == 503:
+		o.shed.Add(1)
+	case status >= 500:
+		o.errors.Add(1)
+	default:
+		o.ok.Add(1)
+	}
+}
+
+func (o *outcomes) status() RequestStatus {
+	return RequestStatus{Total: o.total.Load(), OK: o.ok.Load(), Shed: o.shed.Load(), Errors: o.errors.Load()}
+}
