@@ -1,0 +1,408 @@
+package limiter
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+const (
+	// maxWindowSamples bounds the RTT samples kept per window; beyond it
+	// the window keeps a uniform reservoir.
+	maxWindowSamples = 1024
+	// historyLen is how many recent windows the rebase check looks back on.
+	historyLen = 8
+	// chainLen bounds the halving steps of one probe (2^16 > any limit).
+	chainLen = 16
+	// floorRuns is how many windows at MinLimit with latency still above
+	// tolerance make the controller accept the latency as the new baseline.
+	floorRuns = 3
+	// rebaseImprove: a halving of in-flight that improves the p90 by less
+	// than 10% says the latency is not ours.
+	rebaseImprove = 0.9
+	// cutSmoothing is the share of the gradient's cut applied per window.
+	cutSmoothing = 0.5
+)
+
+// ctlConfig is the controller's part of Config, defaults applied.
+type ctlConfig struct {
+	minLimit, maxLimit float64
+	window             time.Duration // SampleWindow
+	minSamples         int
+	tolerance          float64
+	backoff            float64
+	dropTolerance      float64
+	baselineWindow     time.Duration
+	probeInterval      time.Duration
+}
+
+// point is one window's (concurrency, p90 RTT) pair.
+type point struct {
+	limit float64
+	p90   time.Duration
+}
+
+// controller computes the adaptive concurrency limit from RTT samples and
+// outcomes, one sample window at a time (see the package doc for the
+// algorithm). It is not safe for concurrent use: Limiter.cmu guards it.
+type controller struct {
+	cfg ctlConfig
+
+	limit float64 // the estimated limit
+	cap   float64 // while probing: the lowered limit in force; 0 otherwise
+
+	// The current sample window. Only requests admitted in this window's
+	// epoch give RTT samples, so a window never measures the queueing left
+	// over from an earlier, higher limit.
+	epoch       uint64
+	winStart    time.Time
+	armed       bool // probing: in-flight has drained under cap, window runs
+	samples     []time.Duration
+	seen        int // OK samples offered this window (reservoir size)
+	overloads   int // OutcomeOverload releases this window, any epoch
+	maxInflight int64
+
+	baseline minWindow // windowed minimum of per-window p90: the no-queue RTT
+	minRTT   minWindow // windowed minimum of single samples: deadline checks
+	lastP90  time.Duration
+	lastDur  time.Duration // length of the last completed window
+
+	rateStart time.Time
+	rateCount int
+	drainRate float64 // releases per second, smoothed
+
+	hist     [historyLen]point // recent normal windows: (max in-flight, p90)
+	histN    int
+	floorRun int
+
+	windows int // windows completed since init
+
+	probeDue time.Time
+	chain    [chainLen]point // the probe's halving steps: (limit, p90)
+	chainN   int
+
+	rng uint64
+}
+
+func (c *controller) init(cfg ctlConfig, initial float64, now time.Time) {
+	c.cfg = cfg
+	c.limit = c.clamp(initial)
+	c.samples = make([]time.Duration, 0, maxWindowSamples)
+	c.baseline.init(cfg.baselineWindow, now)
+	c.minRTT.init(cfg.baselineWindow, now)
+	c.rng = uint64(now.UnixNano()) | 1
+	c.rateStart = now
+	c.probeDue = now // no baseline yet: probe after the first window
+	c.startWindow(now)
+}
+
+// reconfigure applies new settings, keeping the limit (clamped), the RTT
+// estimates and any probe in progress.
+func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
+	if cfg.baselineWindow != c.cfg.baselineWindow {
+		c.baseline.rescale(cfg.baselineWindow, now)
+		c.minRTT.rescale(cfg.baselineWindow, now)
+	}
+	c.cfg = cfg
+	c.limit = c.clamp(c.limit)
+	if c.cap > 0 {
+		c.cap = c.clamp(c.cap)
+	}
+}
+
+// effective returns the limit admission uses now.
+func (c *controller) effective() int64 {
+	if c.cap > 0 {
+		return int64(c.cap)
+	}
+	return int64(c.limit)
+}
+
+func (c *controller) clamp(x float64) float64 {
+	return math.Min(math.Max(x, c.cfg.minLimit), c.cfg.maxLimit)
+}
+
+func (c *controller) startWindow(now time.Time) {
+	c.epoch++
+	c.winStart = now
+	c.samples = c.samples[:0]
+	c.seen, c.overloads, c.maxInflight = 0, 0, 0
+}
+
+// onRelease takes one finished request: its admission epoch, RTT, outcome
+// and the in-flight count just before its release. It returns true when
+// state visible to admission changed (epoch, limit, estimates).
+func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o Outcome, inflight int64) bool {
+	c.rateCount++
+	c.maxInflight = max(c.maxInflight, inflight)
+	if c.cap > 0 && !c.armed {
+		// A probe waits for the requests admitted under the old limit to
+		// drain below the cap before it measures anything.
+		if float64(inflight-1) <= c.cap {
+			c.startWindow(now)
+			c.armed = true
+			return true
+		}
+		return false
+	}
+	switch o {
+	case OutcomeOK:
+		if epoch == c.epoch && rtt > 0 {
+			c.addSample(rtt)
+		}
+	case OutcomeOverload:
+		c.overloads++
+	}
+	if now.Sub(c.winStart) < c.cfg.window || c.seen+c.overloads < c.cfg.minSamples {
+		return false
+	}
+	c.endWindow(now, inflight-1)
+	return true
+}
+
+func (c *controller) addSample(rtt time.Duration) {
+	c.seen++
+	if len(c.samples) < cap(c.samples) {
+		c.samples = append(c.samples, rtt)
+		return
+	}
+	if j := c.rand() % uint64(c.seen); j < uint64(len(c.samples)) {
+		c.samples[j] = rtt
+	}
+}
+
+// endWindow closes the current window and decides the next limit.
+func (c *controller) endWindow(now time.Time, inflight int64) {
+	c.lastDur = now.Sub(c.winStart)
+	c.updateRate(now)
+	if c.baseline.min(now) == 0 {
+		c.probeDue = now // the baseline expired or never existed: re-measure it
+	}
+	p90, lo := c.quantiles()
+	if lo > 0 {
+		c.minRTT.add(now, lo)
+	}
+	if p90 > 0 {
+		c.baseline.add(now, p90)
+		c.lastP90 = p90
+	}
+	c.windows++
+	switch {
+	case c.windows == 1:
+		// Warm-up: its requests met an idle backend, so its p90 says
+		// nothing about the limit yet. It only seeds the baseline.
+		c.startWindow(now)
+	case c.cap > 0:
+		c.probeStep(now, p90, inflight)
+	case p90 > 0 && !now.Before(c.probeDue) && c.startProbe(now, p90, inflight):
+	default:
+		c.adjust(now, p90)
+		c.startWindow(now)
+	}
+}
+
+// adjust is the gradient step of a normal window.
+func (c *controller) adjust(now time.Time, p90 time.Duration) {
+	L := c.limit
+	b := c.baseline.min(now)
+	run := c.floorRun
+	c.floorRun = 0
+	switch {
+	case c.overloads > 0 && float64(c.overloads) > c.cfg.dropTolerance*float64(c.seen+c.overloads):
+		c.limit = L * c.cfg.backoff
+	case p90 == 0 || b == 0:
+	default:
+		q := float64(p90) / float64(b)
+		switch {
+		case q > c.cfg.tolerance:
+			if L <= c.cfg.minLimit {
+				c.floorRun = run + 1
+			}
+			if c.rebase(math.Min(L, float64(c.maxInflight)), p90) {
+				c.baseline.reset(now, p90)
+				c.histN, c.floorRun = 0, 0
+				break
+			}
+			// Half of the gradient step each window: RTT is not always
+			// linear in in-flight (workers in lockstep queue a whole
+			// service time), and halving on one window overshoots.
+			g := math.Max(0.5, c.cfg.tolerance/q)
+			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
+		case float64(c.maxInflight) >= L/2:
+			// Grow only when the limit was used: an app-limited window
+			// says nothing about what the backend could take.
+			c.limit = L + math.Max(1, math.Sqrt(L)/2)
+		}
+	}
+	c.limit = c.clamp(c.limit)
+	copy(c.hist[1:], c.hist[:historyLen-1])
+	// The concurrency the window's samples met: admissions stop at the
+	// limit, even while requests admitted under a higher one drain.
+	c.hist[0] = point{math.Min(L, float64(c.maxInflight)), p90}
+	c.histN = min(c.histN+1, historyLen)
+}
+
+// rebase reports whether latency above tolerance is not caused by our own
+// concurrency: in-flight has at least halved within the recent windows
+// without the p90 improving by 10%, or the limit sits at the floor. Then the
+// backend itself got slower and the baseline must follow, or the limit
+// would stay stuck at the floor.
+func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
+	if c.floorRun >= floorRuns {
+		return true
+	}
+	for _, h := range c.hist[:c.histN] {
+		if inflight <= h.limit/2 && float64(p90) >= rebaseImprove*float64(h.p90) {
+			return true
+		}
+	}
+	return false
+}
+
+// startProbe begins a probe after a window with limit c.limit and the given
+// p90: the limit is halved for one window to measure the no-queue RTT. It
+// returns false (and schedules the next probe) when there is nothing to
+// learn because the window was already light.
+func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64) bool {
+	c.probeDue = now.Add(c.jitter(c.cfg.probeInterval))
+	capL := math.Max(c.cfg.minLimit, math.Floor(c.limit/2))
+	if capL >= c.limit || float64(c.maxInflight) <= capL {
+		return false
+	}
+	c.chain[0] = point{c.limit, p90}
+	c.chainN, c.histN = 1, 0
+	c.cap = capL
+	c.startWindow(now)
+	c.armed = float64(inflight) <= c.cap
+	return true
+}
+
+// probeStep ends one probe window. If halving the limit cut the p90 by more
+// than the tolerance, the previous level was queueing: halve again. Else the
+// probe is over and the limit becomes the best Little's-law estimate of the
+// chain, limit × tolerance × baseline / p90, never above a level tried.
+func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64) {
+	last := c.chain[c.chainN-1]
+	if p90 > 0 && float64(last.p90) > c.chainRatio()*float64(p90) && c.cap > c.cfg.minLimit && c.chainN < chainLen {
+		c.chain[c.chainN] = point{c.cap, p90}
+		c.chainN++
+		c.cap = math.Max(c.cfg.minLimit, math.Floor(c.cap/2))
+		c.startWindow(now)
+		c.armed = float64(inflight) <= c.cap
+		return
+	}
+	b := c.baseline.min(now)
+	best := c.cfg.minLimit
+	for _, p := range c.chain[:c.chainN] {
+		l := p.limit
+		if b > 0 && p.p90 > 0 {
+			l *= math.Min(1, c.cfg.tolerance*float64(b)/float64(p.p90))
+		}
+		best = math.Max(best, l)
+	}
+	c.limit = c.clamp(best)
+	c.cap, c.chainN = 0, 0
+	c.startWindow(now)
+}
+
+// chainRatio is how much halving in-flight must cut the p90 for a probe to
+// halve again: clearly more than tolerance, so that noise does not deepen
+// probes; any value in (tolerance, 2) finds the same limit on a linear
+// backend, since the result is the best estimate over all levels tried.
+func (c *controller) chainRatio() float64 {
+	return math.Max(1.5, 1.25*c.cfg.tolerance)
+}
+
+// quantiles returns the window's p90 and minimum RTT, or zeros.
+func (c *controller) quantiles() (p90, lo time.Duration) {
+	n := len(c.samples)
+	if n == 0 {
+		return 0, 0
+	}
+	slices.Sort(c.samples)
+	return c.samples[(9*n+9)/10-1], c.samples[0]
+}
+
+func (c *controller) updateRate(now time.Time) {
+	d := now.Sub(c.rateStart)
+	if d <= 0 {
+		return
+	}
+	r := float64(c.rateCount) / d.Seconds()
+	if c.drainRate == 0 {
+		c.drainRate = r
+	} else {
+		c.drainRate = 0.5*c.drainRate + 0.5*r
+	}
+	c.rateStart, c.rateCount = now, 0
+}
+
+// jitter returns d spread uniformly over [0.75d, 1.25d), so that gateways
+// started together do not probe together.
+func (c *controller) jitter(d time.Duration) time.Duration {
+	u := float64(c.rand()>>11) / (1 << 53)
+	return time.Duration(float64(d) * (0.75 + 0.5*u))
+}
+
+// rand is xorshift64*: cheap, allocation-free, good enough for sampling.
+func (c *controller) rand() uint64 {
+	c.rng ^= c.rng >> 12
+	c.rng ^= c.rng << 25
+	c.rng ^= c.rng >> 27
+	return c.rng * 2685821657736338717
+}
+
+// minWindow is a windowed minimum over a span of time, kept in 32 buckets
+// of span/32 each: O(1) memory, O(32) to read.
+type minWindow struct {
+	width time.Duration
+	base  time.Time
+	slot  [32]struct {
+		idx int64 // bucket number + 1; 0 means empty
+		v   time.Duration
+	}
+}
+
+func (w *minWindow) init(span time.Duration, base time.Time) {
+	w.width = max(span/32, 1)
+	w.base = base
+	clear(w.slot[:])
+}
+
+func (w *minWindow) bucket(now time.Time) int64 {
+	return int64(max(now.Sub(w.base), 0)/w.width) + 1
+}
+
+func (w *minWindow) add(now time.Time, v time.Duration) {
+	b := w.bucket(now)
+	s := &w.slot[b%32]
+	if s.idx != b || v < s.v {
+		s.idx, s.v = b, v
+	}
+}
+
+// min returns the minimum over the span, or 0 if nothing was added in it.
+func (w *minWindow) min(now time.Time) time.Duration {
+	b := w.bucket(now)
+	var m time.Duration
+	for _, s := range w.slot {
+		if s.idx != 0 && s.idx > b-32 && s.idx <= b && (m == 0 || s.v < m) {
+			m = s.v
+		}
+	}
+	return m
+}
+
+func (w *minWindow) reset(now time.Time, v time.Duration) {
+	clear(w.slot[:])
+	w.add(now, v)
+}
+
+// rescale changes the span, keeping the current minimum.
+func (w *minWindow) rescale(span time.Duration, now time.Time) {
+	m := w.min(now)
+	w.init(span, now)
+	if m > 0 {
+		w.add(now, m)
+	}
+}

@@ -1,0 +1,266 @@
+package limiter
+
+import (
+	"container/heap"
+	"testing"
+	"time"
+)
+
+// The model backend of these tests: C = 20 workers × 20ms = 1000 req/s,
+// offered open-loop at 10× C. Service times jitter ±5% (as the real
+// issuer's timers do) unless a test says otherwise: with none, all workers
+// run in lockstep and RTT grows in whole service-time steps.
+const (
+	simWorkers = 20
+	simService = 20 * time.Millisecond
+	simC       = 1000.0
+	overload   = 10 * simC
+)
+
+func newModel(noise float64) *simBackend {
+	be := newSimBackend(simWorkers, simService)
+	be.noise = noise
+	return be
+}
+
+// summary logs and returns a phase's figures.
+func logPhase(t *testing.T, name string, p phase, from time.Duration, capacity float64, unloaded time.Duration) {
+	t.Helper()
+	lo, hi := p.minMax(from)
+	t.Logf("%s: limit mean %.1f range [%d, %d]; served %.0f/s (%.1f%% of capacity); mean RTT %v (%.2f× unloaded)",
+		name, p.meanLimit(from), lo, hi, p.rate(), 100*p.rate()/capacity, p.meanRTT().Round(100*time.Microsecond), float64(p.meanRTT())/float64(unloaded))
+}
+
+func TestControllerConverges(t *testing.T) {
+	f := func(initial int, noise float64, lo, hi int, within time.Duration, minShare float64) {
+		t.Helper()
+		s := newSim(t, initial, newModel(noise))
+		first := s.run(5*time.Second, overload)
+		st := first.settle(lo, hi)
+		t.Logf("initial %d, noise ±%.0f%%: limit in [%d, %d] from %v on", initial, 100*noise, lo, hi, st)
+		if st < 0 || st > within {
+			t.Errorf("initial %d noise %v: settled in [%d, %d] after %v; want within %v (limits %v)", initial, noise, lo, hi, st, within, first.limits)
+		}
+		p := s.run(20*time.Second, overload)
+		logPhase(t, "  next 20s at 10× C", p, 0, simC, simService)
+		if l, h := p.minMax(0); l < lo || h > hi {
+			t.Errorf("initial %d noise %v: limit range [%d, %d]; want within [%d, %d]", initial, noise, l, h, lo, hi)
+		}
+		if got := p.rate() / simC; got < minShare {
+			t.Errorf("initial %d noise %v: served %.3f of C; want >= %v", initial, noise, got, minShare)
+		}
+		if got := float64(p.meanRTT()) / float64(simService); got > 1.5 {
+			t.Errorf("initial %d noise %v: mean RTT %.2f× unloaded; want <= 1.5", initial, noise, got)
+		}
+	}
+	f(2, 0.05, 18, 32, 3*time.Second, 0.95)
+	f(200, 0.05, 18, 32, 2*time.Second, 0.95)
+	f(2, 0.2, 18, 32, 3*time.Second, 0.95)
+	f(200, 0.2, 18, 32, 2*time.Second, 0.95)
+	f(2, 0.5, 18, 32, 4*time.Second, 0.95)
+	f(200, 0.5, 18, 32, 2*time.Second, 0.95)
+	f(2, 0, 12, 32, 3*time.Second, 0.9) // lockstep workers: RTT jumps a whole service time
+	f(200, 0, 12, 32, 2*time.Second, 0.9)
+}
+
+func TestControllerNoDriftUnderSustainedOverload(t *testing.T) {
+	s := newSim(t, 200, newModel(0.05))
+	s.run(5*time.Second, overload)
+	p := s.run(60*time.Second, overload)
+	logPhase(t, "60s at 10× C", p, 0, simC, simService)
+	head := phase{limits: p.limits[:100]}.meanLimit(0)
+	tail := phase{limits: p.limits[len(p.limits)-100:]}.meanLimit(0)
+	t.Logf("mean limit over the first 10s %.1f, over the last 10s %.1f", head, tail)
+	if tail > 1.1*head || tail < 0.9*head {
+		t.Errorf("mean limit drifted from %.1f to %.1f over a minute; want within 10%%", head, tail)
+	}
+}
+
+func TestControllerFollowsCapacity(t *testing.T) {
+	be := newModel(0.05)
+	s := newSim(t, 20, be)
+	s.run(10*time.Second, overload)
+	be.setWorkers(simWorkers/2, s.now)
+	p := s.run(15*time.Second, overload)
+	st := p.settle(9, 16)
+	t.Logf("capacity halved: limit in [9, 16] %v after", st)
+	logPhase(t, "  5-15s after", p.sub(5*time.Second), 0, simC/2, simService)
+	if st < 0 || st > 5*time.Second {
+		t.Errorf("capacity halved: limit settled in [9, 16] after %v; want within 5s (limits %v)", st, p.limits[:60])
+	}
+	if got := p.sub(5*time.Second).rate() / (simC / 2); got < 0.9 {
+		t.Errorf("capacity halved: goodput %.3f of the new capacity; want >= 0.9", got)
+	}
+	be.setWorkers(simWorkers, s.now)
+	p = s.run(15*time.Second, overload)
+	st = p.settle(18, 32)
+	t.Logf("capacity restored: limit in [18, 32] %v after", st)
+	logPhase(t, "  0-15s after", p, 0, simC, simService)
+	if st < 0 || st > 5*time.Second {
+		t.Errorf("capacity restored: limit settled in [18, 32] after %v; want within 5s (limits %v)", st, p.limits[:60])
+	}
+}
+
+func TestControllerFollowsServiceTime(t *testing.T) {
+	f := func(service time.Duration) {
+		t.Helper()
+		be := newModel(0.05)
+		s := newSim(t, 20, be)
+		s.run(10*time.Second, overload)
+		be.service = service
+		p := s.run(15*time.Second, overload)
+		capacity := float64(simWorkers) / service.Seconds()
+		st := p.settle(18, 32)
+		t.Logf("service time 20ms -> %v (the knee stays at %d in flight): limit in [18, 32] %v after", service, simWorkers, st)
+		logPhase(t, "  0-15s after", p, 0, capacity, service)
+		if st < 0 || st > 5*time.Second {
+			t.Errorf("service %v: limit settled in [18, 32] after %v; want within 5s (limits %v)", service, st, p.limits[:60])
+		}
+		if got := p.rate() / capacity; got < 0.9 {
+			t.Errorf("service %v: goodput %.3f of capacity; want >= 0.9", service, got)
+		}
+	}
+	f(40 * time.Millisecond) // slower: the baseline must rise, not pin the limit to the floor
+	f(10 * time.Millisecond) // faster: the windowed minimum follows at once
+}
+
+func TestControllerAppLimited(t *testing.T) {
+	s := newSim(t, 20, newModel(0.05))
+	s.run(10*time.Second, overload)
+	before := s.limit
+	p := s.run(60*time.Second, simC/2)
+	lo, hi := p.minMax(0)
+	t.Logf("a minute at 0.5× C after 10× C: limit %d before, range [%d, %d] during", before, lo, hi)
+	if hi > before+2 || lo < before-5 {
+		t.Errorf("0.5× C: limit range [%d, %d]; want it to stay near %d (no growth when the limit is not used)", lo, hi, before)
+	}
+	p = s.run(5*time.Second, 5*simC)
+	st := p.settle(18, 32)
+	t.Logf("step 0.5× -> 5× C: limit in [18, 32] %v after", st)
+	if st < 0 || st > 2*time.Second {
+		t.Errorf("step to 5× C: settled after %v; want within 2s", st)
+	}
+}
+
+func TestControllerBacksOffAndRecovers(t *testing.T) {
+	be := newModel(0.05)
+	s := newSim(t, 20, be)
+	s.run(10*time.Second, overload)
+	be.fail = true
+	p := s.run(5*time.Second, overload)
+	lo, _ := p.minMax(0)
+	t.Logf("backend failing fast (503s) for 5s: limit down to %d (floor 2)", lo)
+	if lo > 3 {
+		t.Errorf("failing backend: limit fell to %d; want <= 3 (multiplicative decrease to the floor)", lo)
+	}
+	be.fail = false
+	p = s.run(10*time.Second, overload)
+	st := p.settle(18, 32)
+	t.Logf("backend healthy again: limit in [18, 32] %v after", st)
+	logPhase(t, "  0-10s after", p, 0, simC, simService)
+	if st < 0 || st > 5*time.Second {
+		t.Errorf("after failures: limit settled in [18, 32] after %v; want within 5s (limits %v)", st, p.limits)
+	}
+
+	be.hang = true
+	p = s.run(5*time.Second, overload)
+	_, hi := p.minMax(0)
+	t.Logf("backend hanging (2s timeouts) for 5s: limit at most %d", hi)
+	if hi > 32 {
+		t.Errorf("hanging backend: limit rose to %d; want no growth", hi)
+	}
+	be.hang = false
+	p = s.run(10*time.Second, overload)
+	if st := p.settle(18, 32); st < 0 || st > 5*time.Second {
+		t.Errorf("after hang: limit settled in [18, 32] after %v; want within 5s (limits %v)", st, p.limits)
+	}
+}
+
+func TestMinWindow(t *testing.T) {
+	var w minWindow
+	t0 := time.Date(2022, 4, 9, 8, 0, 0, 0, time.UTC)
+	w.init(30*time.Second, t0)
+	f := func(at time.Duration, want time.Duration) {
+		t.Helper()
+		if got := w.min(t0.Add(at)); got != want {
+			t.Errorf("min at %v: got %v; want %v", at, got, want)
+		}
+	}
+	f(0, 0)
+	w.add(t0, 30*time.Millisecond)
+	w.add(t0.Add(time.Second), 10*time.Millisecond)
+	w.add(t0.Add(20*time.Second), 20*time.Millisecond)
+	f(20*time.Second, 10*time.Millisecond)
+	f(32*time.Second, 20*time.Millisecond) // the 10ms has expired
+	f(60*time.Second, 0)
+	w.reset(t0.Add(60*time.Second), 5*time.Millisecond)
+	f(60*time.Second, 5*time.Millisecond)
+}
+
+// TestControllerSharedBackend: n gateway instances, each offered 10× C / n,
+// share one backend; each finds a share from its own samples and together
+// they keep the backend near its knee.
+func TestControllerSharedBackend(t *testing.T) {
+	for _, n := range []int{2, 4} {
+		be := newModel(0.05)
+		clk := newFakeClock()
+		base := clk.Now()
+		ls := make([]*Limiter, n)
+		for i := range ls {
+			l, err := New(Config{InitialLimit: 20, Classes: []ClassConfig{{Name: "all"}}, Now: clk.Now, AfterFunc: clk.AfterFunc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls[i] = l
+		}
+		var done doneHeap
+		gap := time.Duration(float64(time.Second) / overload)
+		var now, next time.Duration
+		served := 0
+		var rtt time.Duration
+		sums := []int{}
+		end := 30 * time.Second
+		tick := 100 * time.Millisecond
+		var s Stats
+		for i := 0; now < end; i++ {
+			t := min(next, tick)
+			if len(done) > 0 && done[0].at < t {
+				t = done[0].at
+			}
+			now = t
+			clk.Set(base.Add(t))
+			for len(done) > 0 && done[0].at <= t {
+				e := heap.Pop(&done).(simDone)
+				e.tok.Release(e.at-e.start, e.out)
+				if now > 10*time.Second {
+					served++
+					rtt += e.at - e.start
+				}
+			}
+			for next <= t {
+				l := ls[int(next/gap)%n]
+				next += gap
+				if tok, r := l.Acquire(0, time.Time{}); r == ReasonNone {
+					at, out := be.serve(t)
+					heap.Push(&done, simDone{at: at, start: t, tok: tok, out: out})
+				}
+			}
+			if t == tick {
+				sum := 0
+				for _, l := range ls {
+					l.Stats(&s)
+					sum += s.Limit
+				}
+				sums = append(sums, sum)
+				tick += 100 * time.Millisecond
+			}
+		}
+		p := phase{limits: sums[100:]}
+		lo, hi := p.minMax(0)
+		rate := float64(served) / 20
+		t.Logf("%d instances: sum of limits mean %.1f range [%d, %d]; served %.0f/s (%.1f%% of C); mean RTT %v", n, p.meanLimit(0), lo, hi, rate, 100*rate/simC, (rtt / time.Duration(max(served, 1))).Round(100*time.Microsecond))
+		if rate < 0.9*simC || float64(rtt)/float64(max(served, 1)) > 1.5*float64(simService) {
+			t.Errorf("%d instances: served %.0f/s, mean RTT %v; want >= 90%% of C and <= 1.5× unloaded", n, rate, rtt/time.Duration(max(served, 1)))
+		}
+	}
+}

@@ -1,0 +1,383 @@
+package limiter
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sentinel errors. Errors from New and Reconfigure wrap ErrConfig with the
+// field at fault.
+var (
+	ErrConfig = errors.New("limiter: invalid config")
+	ErrClosed = errors.New("limiter: closed")
+)
+
+// ClassConfig configures one priority class.
+type ClassConfig struct {
+	// Name identifies the class in stats and across Reconfigure. Required,
+	// unique.
+	Name string
+	// MaxQueue bounds the requests of this class waiting for a slot. Zero
+	// means no queue: a request that finds no free slot is rejected at once.
+	MaxQueue int
+	// MaxWait bounds the time a request of this class waits for a slot.
+	// Default 100ms.
+	MaxWait time.Duration
+}
+
+// Config configures a Limiter. Every field's zero value means its
+// documented default; only Classes is required.
+type Config struct {
+	// InitialLimit is the concurrency limit before any measurement, clamped
+	// to [MinLimit, MaxLimit]. Default 20.
+	InitialLimit int
+	// MinLimit is the floor of the adaptive limit. Default 2.
+	MinLimit int
+	// MaxLimit is the ceiling of the adaptive limit. Default 1000.
+	MaxLimit int
+	// Classes are the priority classes, highest priority first. At least
+	// one.
+	Classes []ClassConfig
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// AfterFunc starts the timers that bound queue waits. Default
+	// time.AfterFunc. A test that fakes Now fakes this too.
+	AfterFunc func(d time.Duration, f func()) Timer
+
+	// SampleWindow is the shortest time between two limit updates.
+	// Default 100ms.
+	SampleWindow time.Duration
+	// MinSamples is the fewest completions (latency samples of requests
+	// admitted in the window, or overloads) a window needs before it
+	// updates the limit; a window lasts until it has them. Fewer make the
+	// p90 too noisy to compare. Default 20.
+	MinSamples int
+	// Tolerance is how far the window's p90 RTT may exceed the baseline
+	// (the no-queue p90): above it the limit is cut, at or below it the
+	// limit grows (if it was used). At steady state the backend sees about
+	// Tolerance × its unloaded latency, at full throughput. Must be > 1.
+	// Default 1.2.
+	Tolerance float64
+	// BackoffRatio multiplies the limit after a window with too many
+	// OutcomeOverload releases. In (0, 1). Default 0.9.
+	BackoffRatio float64
+	// DropTolerance is the fraction of a window's completions that may be
+	// OutcomeOverload before the limit backs off, so that a backend failing
+	// a few requests for reasons of its own does not drag the limit to the
+	// floor. In [0, 1); zero means the default 0.05 (to back off on any
+	// overload, set a tiny positive value). Default 0.05.
+	DropTolerance float64
+	// BaselineWindow is how long a baseline (no-queue p90) or minimum RTT
+	// measurement is remembered. Default 30s.
+	BaselineWindow time.Duration
+	// ProbeInterval is the mean time between probes that halve the limit
+	// for one window to re-measure the baseline (jittered ±25%); skipped
+	// while load is light. Default 10s.
+	ProbeInterval time.Duration
+	// LIFOAfter: a class queue that has not emptied for this long (or for
+	// half the class's MaxWait, if shorter) is a standing queue: it is
+	// served newest first and its new waiters wait at most OverloadWait.
+	// Default 100ms.
+	LIFOAfter time.Duration
+	// OverloadWait bounds the wait of a request joining a standing queue,
+	// so that in overload rejections come within milliseconds (CoDel's
+	// idea). Default 2ms.
+	OverloadWait time.Duration
+}
+
+// Limiter admits requests to a backend under an adaptive concurrency limit,
+// by priority class. All methods are safe for concurrent use.
+type Limiter struct {
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) Timer
+
+	inflight atomic.Int64
+	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
+	waiting  atomic.Int64 // queued waiters, all classes
+	epoch    atomic.Uint64
+	minRTT   atomic.Int64  // ns: deadline checks
+	drain    atomic.Uint64 // float64 bits: releases per second
+	closed   atomic.Bool
+	classes  atomic.Pointer[classSet]
+
+	mu           sync.Mutex // guards class queues, waiter states, overloadWait
+	overloadWait time.Duration
+	pool         sync.Pool // *waiter
+
+	cmu sync.Mutex // guards ctl and the classes' window stats; after mu
+	ctl controller
+}
+
+// Token is an admission. Release it exactly once; the zero Token's Release
+// does nothing.
+type Token struct {
+	l     *Limiter
+	epoch uint64
+}
+
+// New returns a Limiter configured by cfg.
+func New(cfg Config) (*Limiter, error) {
+	c, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc}
+	l.overloadWait = c.OverloadWait
+	cs := &classSet{list: make([]*class, len(c.Classes))}
+	for i, cc := range c.Classes {
+		cs.list[i] = &class{name: cc.Name}
+		cs.list[i].set(cc, c.LIFOAfter)
+	}
+	l.classes.Store(cs)
+	l.pool.New = func() any { return &waiter{l: l, ch: make(chan Reason, 1)} }
+	l.ctl.init(c.ctlConfig(), float64(c.InitialLimit), l.now())
+	l.publish()
+	return l, nil
+}
+
+// Acquire asks for a backend slot for a request of class c (an index into
+// Config.Classes). It returns at once when a slot is free and no class of
+// higher or equal priority is waiting; otherwise it waits in the class
+// queue, up to the class's MaxWait and the request's deadline (zero: none),
+// and returns ReasonNone with a Token when admitted, or the reason it gave
+// up. Rejections decided at once allocate nothing.
+func (l *Limiter) Acquire(c int, deadline time.Time) (Token, Reason) {
+	cs := l.classes.Load()
+	if uint(c) >= uint(len(cs.list)) || l.closed.Load() {
+		return Token{}, ReasonClosed
+	}
+	k := cs.list[c]
+	var now time.Time
+	if !deadline.IsZero() {
+		now = l.now()
+		if deadline.Sub(now) < time.Duration(l.minRTT.Load()) {
+			return Token{}, k.reject(ReasonDeadline)
+		}
+	}
+	if !cs.waitingAtOrAbove(c) && l.tryInc() {
+		k.admitted.Add(1)
+		return Token{l: l, epoch: l.epoch.Load()}, ReasonNone
+	}
+	if k.depth.Load() >= k.maxQueue.Load() {
+		return Token{}, k.reject(ReasonQueueFull)
+	}
+	if cs.waitingAbove(c) {
+		if now.IsZero() {
+			now = l.now()
+		}
+		if cs.standingAbove(c, now.UnixNano()) {
+			return Token{}, k.reject(ReasonShed)
+		}
+	}
+	return l.wait(c, deadline, now)
+}
+
+// tryInc takes a slot if in-flight is under the limit.
+func (l *Limiter) tryInc() bool {
+	for {
+		n := l.inflight.Load()
+		if n >= l.limit.Load() {
+			return false
+		}
+		if l.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release returns the slot and feeds the controller: rtt is the backend
+// round trip, outcome classifies it (see Outcome).
+func (t Token) Release(rtt time.Duration, outcome Outcome) {
+	l := t.l
+	if l == nil {
+		return
+	}
+	n := l.inflight.Add(-1)
+	l.cmu.Lock()
+	now := l.now()
+	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
+		l.publish()
+	}
+	l.cmu.Unlock()
+	if l.waiting.Load() > 0 {
+		l.mu.Lock()
+		l.dispatch(l.classes.Load(), now)
+		l.mu.Unlock()
+	}
+}
+
+// publish copies the controller's state that the lock-free paths read.
+// Called with cmu held.
+func (l *Limiter) publish() {
+	c := &l.ctl
+	now := l.now()
+	l.limit.Store(c.effective())
+	l.epoch.Store(c.epoch)
+	l.minRTT.Store(int64(c.minRTT.min(now)))
+	l.drain.Store(math.Float64bits(c.drainRate))
+	if c.lastDur > 0 {
+		l.classes.Load().updateWindow(c.lastDur)
+		c.lastDur = 0
+	}
+}
+
+// Reconfigure applies cfg to a running Limiter: bounds and tuning take
+// effect at once, the current limit is kept (clamped to the new bounds), as
+// are the RTT estimates, in-flight tokens and queued waiters. Classes are
+// matched by name; waiters of a removed class get ReasonClosed. A queue
+// whose MaxQueue shrank keeps its waiters. Now and AfterFunc are ignored:
+// the clock is fixed at New.
+func (l *Limiter) Reconfigure(cfg Config) error {
+	c, err := cfg.normalize()
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	now := l.now()
+	old := l.classes.Load()
+	cs := &classSet{list: make([]*class, len(c.Classes))}
+	for i, cc := range c.Classes {
+		k := old.byName(cc.Name)
+		if k == nil {
+			k = &class{name: cc.Name}
+		}
+		k.set(cc, c.LIFOAfter)
+		cs.list[i] = k
+	}
+	for _, k := range old.list {
+		if cs.byName(k.name) == nil {
+			l.drainClass(k, ReasonClosed, now)
+		}
+	}
+	l.overloadWait = c.OverloadWait
+	l.classes.Store(cs)
+	l.cmu.Lock()
+	l.ctl.reconfigure(c.ctlConfig(), now)
+	l.publish()
+	l.cmu.Unlock()
+	l.dispatch(cs, now)
+	return nil
+}
+
+// Close rejects all waiters and all later Acquire calls with ReasonClosed.
+// Tokens already given out may still be released.
+func (l *Limiter) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed.Store(true)
+	now := l.now()
+	for _, k := range l.classes.Load().list {
+		l.drainClass(k, ReasonClosed, now)
+	}
+}
+
+// normalize returns cfg with defaults applied, or an error naming the bad
+// field.
+func (cfg Config) normalize() (Config, error) {
+	c := cfg
+	c.InitialLimit = orInt(c.InitialLimit, 20)
+	c.MinLimit = orInt(c.MinLimit, 2)
+	c.MaxLimit = orInt(c.MaxLimit, 1000)
+	c.SampleWindow = orDur(c.SampleWindow, 100*time.Millisecond)
+	c.MinSamples = orInt(c.MinSamples, 20)
+	c.BaselineWindow = orDur(c.BaselineWindow, 30*time.Second)
+	c.ProbeInterval = orDur(c.ProbeInterval, 10*time.Second)
+	c.LIFOAfter = orDur(c.LIFOAfter, 100*time.Millisecond)
+	c.OverloadWait = orDur(c.OverloadWait, 2*time.Millisecond)
+	c.Tolerance = orFloat(c.Tolerance, 1.2)
+	c.BackoffRatio = orFloat(c.BackoffRatio, 0.9)
+	c.DropTolerance = orFloat(c.DropTolerance, 0.05)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.AfterFunc == nil {
+		c.AfterFunc = realAfterFunc
+	}
+	switch {
+	case c.MinLimit < 1 || c.MaxLimit < c.MinLimit:
+		return c, fmt.Errorf("%w: limits min %d, max %d: want 1 <= min <= max", ErrConfig, c.MinLimit, c.MaxLimit)
+	case c.InitialLimit < 0:
+		return c, fmt.Errorf("%w: initial limit %d < 0", ErrConfig, c.InitialLimit)
+	case c.SampleWindow < 0 || c.BaselineWindow < 0 || c.ProbeInterval < 0 || c.LIFOAfter < 0 || c.OverloadWait < 0 || c.MinSamples < 0:
+		return c, fmt.Errorf("%w: negative window, interval, wait or sample count", ErrConfig)
+	case !(c.Tolerance > 1) || math.IsInf(c.Tolerance, 0):
+		return c, fmt.Errorf("%w: tolerance %v: want > 1", ErrConfig, c.Tolerance)
+	case !(c.BackoffRatio > 0 && c.BackoffRatio < 1):
+		return c, fmt.Errorf("%w: backoff ratio %v: want in (0, 1)", ErrConfig, c.BackoffRatio)
+	case !(c.DropTolerance >= 0 && c.DropTolerance < 1):
+		return c, fmt.Errorf("%w: drop tolerance %v: want in [0, 1)", ErrConfig, c.DropTolerance)
+	case len(c.Classes) == 0:
+		return c, fmt.Errorf("%w: no classes", ErrConfig)
+	}
+	c.InitialLimit = min(max(c.InitialLimit, c.MinLimit), c.MaxLimit)
+	c.Classes = make([]ClassConfig, len(cfg.Classes))
+	for i, cc := range cfg.Classes {
+		if err := checkClass(cc, cfg.Classes[:i]); err != nil {
+			return c, err
+		}
+		cc.MaxWait = orDur(cc.MaxWait, 100*time.Millisecond)
+		c.Classes[i] = cc
+	}
+	return c, nil
+}
+
+func checkClass(cc ClassConfig, before []ClassConfig) error {
+	switch {
+	case cc.Name == "":
+		return fmt.Errorf("%w: class %d has no name", ErrConfig, len(before))
+	case cc.MaxQueue < 0:
+		return fmt.Errorf("%w: class %q: max queue %d < 0", ErrConfig, cc.Name, cc.MaxQueue)
+	case cc.MaxWait < 0:
+		return fmt.Errorf("%w: class %q: max wait %v < 0", ErrConfig, cc.Name, cc.MaxWait)
+	}
+	for _, b := range before {
+		if b.Name == cc.Name {
+			return fmt.Errorf("%w: duplicate class %q", ErrConfig, cc.Name)
+		}
+	}
+	return nil
+}
+
+func (cfg Config) ctlConfig() ctlConfig {
+	return ctlConfig{
+		minLimit:       float64(cfg.MinLimit),
+		maxLimit:       float64(cfg.MaxLimit),
+		window:         cfg.SampleWindow,
+		minSamples:     cfg.MinSamples,
+		tolerance:      cfg.Tolerance,
+		backoff:        cfg.BackoffRatio,
+		dropTolerance:  cfg.DropTolerance,
+		baselineWindow: cfg.BaselineWindow,
+		probeInterval:  cfg.ProbeInterval,
+	}
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orFloat(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,68 @@
+package limiter
+
+import (
+	"math"
+	"time"
+)
+
+// Stats is a snapshot of a Limiter, filled by Limiter.Stats into a
+// caller-owned value that can be reused without allocating.
+type Stats struct {
+	// Limit is the concurrency limit admission uses now (halved while a
+	// probe runs).
+	Limit int
+	// InFlight is the number of admitted requests not yet released.
+	InFlight int
+	// Probing is true while a probe re-measures the baseline RTT.
+	Probing bool
+	// MinRTT is the smallest RTT sample of the last BaselineWindow.
+	MinRTT time.Duration
+	// BaselineRTT is the no-queue p90 RTT the controller compares with.
+	BaselineRTT time.Duration
+	// P90RTT is the p90 RTT of the last completed sample window.
+	P90RTT time.Duration
+	// DrainRate is completions (releases) per second, smoothed.
+	DrainRate float64
+	// Classes has one entry per class, highest priority first.
+	Classes []ClassStats
+}
+
+// ClassStats describes one priority class.
+type ClassStats struct {
+	Name       string
+	QueueDepth int
+	// Admitted counts requests admitted, at once or after waiting.
+	Admitted uint64
+	// Rejected counts rejections by Reason (index ReasonNone stays 0).
+	Rejected [NumReasons]uint64
+	// MeanWait is the recent mean time admitted requests spent queued
+	// (zero for those admitted at once).
+	MeanWait time.Duration
+}
+
+// Stats fills s. It allocates only when s.Classes must grow.
+func (l *Limiter) Stats(s *Stats) {
+	cs := l.classes.Load()
+	s.Classes = s.Classes[:0]
+	l.cmu.Lock()
+	now := l.now()
+	s.Probing = l.ctl.cap > 0
+	s.MinRTT = l.ctl.minRTT.min(now)
+	s.BaselineRTT = l.ctl.baseline.min(now)
+	s.P90RTT = l.ctl.lastP90
+	for _, k := range cs.list {
+		s.Classes = append(s.Classes, ClassStats{Name: k.name, MeanWait: time.Duration(k.meanWait)})
+	}
+	l.cmu.Unlock()
+	s.Limit = int(l.limit.Load())
+	s.InFlight = int(l.inflight.Load())
+	s.DrainRate = math.Float64frombits(l.drain.Load())
+	for i, k := range cs.list {
+		cl := &s.Classes[i]
+		cl.QueueDepth = int(k.depth.Load())
+		cl.Admitted = k.admitted.Load()
+		for r := range cl.Rejected {
+			cl.Rejected[r] = k.rejected[r].Load()
+		}
+	}
+}
