@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"shedgate/cache"
+	"shedgate/limiter"
 )
 
 // operatorPage is the self-contained operator's page served at / on the
@@ -73,6 +74,7 @@ type Status struct {
 	Reload    ReloadStatus     `json:"reload"`
 	Requests  RequestStatus    `json:"requests"`
 	Cache     CacheStatus      `json:"cache"`
+	Limiter   LimiterStatus    `json:"limiter"`
 	Draining  bool             `json:"draining"`
 	UptimeS   float64          `json:"uptime_s"`
 	Routes    []RouteStatus    `json:"routes"`
@@ -98,6 +100,28 @@ type CacheStatus struct {
 	Entries     uint64 `json:"entries"`
 	Bytes       uint64 `json:"bytes"`
 	MaxBytes    uint64 `json:"max_bytes"`
+}
+
+// LimiterStatus is the admission part of /status.
+type LimiterStatus struct {
+	Limit     int           `json:"limit"`
+	InFlight  int           `json:"in_flight"`
+	Probing   bool          `json:"probing"`
+	MinRTTMs  float64       `json:"min_rtt_ms"`
+	P90RTTMs  float64       `json:"p90_rtt_ms"`
+	DrainRate float64       `json:"drain_rate"`
+	Classes   []ClassStatus `json:"classes"`
+}
+
+// ClassStatus is one priority class: its queue, admissions and
+// rejections (shed is their total; rejected breaks it down by reason).
+type ClassStatus struct {
+	Name       string            `json:"name"`
+	Queue      int               `json:"queue"`
+	Admitted   uint64            `json:"admitted"`
+	Shed       uint64            `json:"shed"`
+	Rejected   map[string]uint64 `json:"rejected"`
+	MeanWaitMs float64           `json:"mean_wait_ms"`
 }
 
 // ConfigStatus identifies the config version in force.
@@ -144,6 +168,7 @@ func (g *Gateway) Status() Status {
 		Reload:   g.reload.status(),
 		Requests: g.outcomes.status(),
 		Cache:    g.cacheStatus(),
+		Limiter:  g.limiterStatus(),
 		Draining: g.draining.Load(),
 		UptimeS:  time.Since(g.started).Seconds(),
 	}
@@ -188,3 +213,26 @@ func (g *Gateway) cacheStatus() CacheStatus {
 		Entries: cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
 	}
 }
+
+func (g *Gateway) limiterStatus() LimiterStatus {
+	var ls limiter.Stats
+	g.limiter.Stats(&ls)
+	s := LimiterStatus{
+		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
+		MinRTTMs: ms(ls.MinRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate,
+	}
+	for _, c := range ls.Classes {
+		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,
+			Rejected: map[string]uint64{}, MeanWaitMs: ms(c.MeanWait)}
+		for r, n := range c.Rejected {
+			if r != int(limiter.ReasonNone) {
+				cs.Rejected[limiter.Reason(r).String()] = n
+				cs.Shed += n
+			}
+		}
+		s.Classes = append(s.Classes, cs)
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -21,6 +21,7 @@ import (
 	"shedgate/cache"
 	"shedgate/configs"
 	"shedgate/flight"
+	"shedgate/limiter"
 	"shedgate/upstream"
 )
 
@@ -52,6 +53,7 @@ type Gateway struct {
 	metrics *metricsRegistry
 	state   atomic.Pointer[state]
 	cache   *cache.Cache
+	limiter *limiter.Limiter
 	flights flight.Group[*cache.Entry]
 	gens    generations
 	// coalesced counts requests answered by joining another's flight.
@@ -78,6 +80,16 @@ type state struct {
 	tooLarge []byte // the 413 body, naming this version's limit
 }
 
+// route returns the route named name, or nil.
+func (st *state) route(name string) *route {
+	for _, rt := range st.router.routes {
+		if rt.name == name {
+			return rt
+		}
+	}
+	return nil
+}
+
 // registerPools exposes st's upstream targets in metrics.
 func (g *Gateway) registerPools(st *state) {
 	for _, p := range st.pools {
@@ -100,6 +112,9 @@ type route struct {
 	cachePrefix string        // route name and a 0 byte: the cache key's prefix
 	policy      *cache.Policy // nil: not cached
 	coalesce    bool
+	classIdx    int              // index of class in the limiter's classes
+	perKey      *limiter.KeyRate // nil: no per-key rate
+	rejects     *rejectBodies
 	invalidates []string // cache key prefixes of the routes a 2xx invalidates
 }
 
@@ -156,7 +171,11 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.cache = c
+	if g.limiter, err = limiter.New(limiterConfig(&cfg.Limiter)); err != nil {
+		return nil, err
+	}
 	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)
+	g.metrics.set.RegisterMetricsWriter(g.writeLimiterMetrics)
 	st, err := g.compile(cfg, 1, nil)
 	if err != nil {
 		return nil, err
@@ -230,7 +249,11 @@ func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state
 	st.router = &router{}
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
-		rt, err := g.compileRoute(rc, st.pools)
+		var prevRoute *route
+		if prev != nil {
+			prevRoute = prev.route(rc.Name)
+		}
+		rt, err := g.compileRoute(cfg, rc, st.pools, prevRoute)
 		if err != nil {
 			return nil, fmt.Errorf("route %q: %w", rc.Name, err)
 		}
@@ -239,7 +262,7 @@ func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state
 	return st, nil
 }
 
-func (g *Gateway) compileRoute(rc *configs.Route, pools map[string]*upstream.Pool) (*route, error) {
+func (g *Gateway) compileRoute(cfg *configs.Config, rc *configs.Route, pools map[string]*upstream.Pool, prev *route) (*route, error) {
 	tpl, err := compileTemplate(rc.Path)
 	if err != nil {
 		return nil, err
@@ -257,6 +280,10 @@ func (g *Gateway) compileRoute(rc *configs.Route, pools map[string]*upstream.Poo
 		pool: pool, class: rc.Class, timeout: rc.Timeout,
 		metrics: g.metrics.route(rc.Name, rc.Class), cfg: rc,
 		cachePrefix: cachePrefix(rc.Name), policy: cachePolicy(rc.Cache), coalesce: rc.Coalesce,
+		classIdx: cfg.ClassIndex(rc.Class), perKey: keyRate(rc, prev), rejects: newRejectBodies(rc.Class),
+	}
+	if rt.classIdx < 0 {
+		return nil, fmt.Errorf("unknown class %q", rc.Class)
 	}
 	for _, name := range rc.Invalidates {
 		rt.invalidates = append(rt.invalidates, cachePrefix(name))

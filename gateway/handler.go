@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
@@ -41,10 +42,13 @@ func releaseScratch(sc *scratch) {
 // handle is the request path, top to bottom:
 //
 //	route    match method + path, extract the key
-//	cache    a fresh entry answers at once (X-Cache: HIT)
-//	fetch    coalesced per route+key when the route says so, else alone;
-//	         the upstream answer is stored when cacheable
-//	fallback upstream failed: a stale entry (X-Cache: STALE) or 502/504
+//	cache    a fresh entry answers at once (X-Cache: HIT); hits are never limited
+//	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
+//	fetch    coalesced per route+key when the route says so, else alone:
+//	         admission in the class queue under the adaptive limit, then the
+//	         upstream; the answer is stored when cacheable
+//	shed     no slot in time: 503 + Retry-After (or a stale copy)
+//	fallback upstream failed: a stale entry (X-Cache: STALE) or 502/503/504
 //	invalidate the keys a 2xx on this route makes obsolete, before answering
 //	account  metrics by route, class and status; sampled access log
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
@@ -72,14 +76,26 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 
+	if rt.perKey != nil {
+		if ok, wait := rt.perKey.Allow(xxhash.Sum64(sc.ckey)); !ok {
+			g.reject(ctx, rt, sc, fasthttp.StatusTooManyRequests, secondsCeil(wait))
+			g.finish(ctx, rt, sc, start)
+			return
+		}
+	}
+
+	deadline := start.Add(rt.attemptTimeout())
 	var err error
 	if rt.shared() {
-		err = g.fetchShared(ctx, rt, sc)
+		err = g.fetchShared(ctx, rt, sc, deadline)
 	} else {
-		err = g.forward(ctx, rt, sc)
+		err = g.forward(ctx, rt, sc, deadline)
 	}
+	_, shed := err.(*shedError)
 	failed := err != nil || ctx.Response.StatusCode() >= 500
 	switch {
+	case shed:
+		g.reject(ctx, rt, sc, fasthttp.StatusServiceUnavailable, g.limiter.RetryAfter(rt.classIdx))
 	case failed && sc.lookup == cache.Stale:
 		g.cache.CountStaleServed()
 		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
@@ -94,20 +110,19 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 // fetchShared answers through an entry that other requests may share: a
 // coalesced flight when the route coalesces, a call of its own otherwise.
 // The answer is written with X-Cache: MISS.
-func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) error {
-	deadline := time.Now().Add(rt.attemptTimeout())
+func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) error {
 	var e *cache.Entry
 	var err error
 	if rt.coalesce {
 		var shared bool
 		e, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (*cache.Entry, error) {
-			return g.prepareFetch(ctx, rt, sc)
+			return g.prepareFetch(ctx, rt, sc, deadline)
 		})
 		if shared {
 			g.coalesced.Add(1)
 		}
 	} else {
-		e, err = g.prepareFetch(ctx, rt, sc)()
+		e, err = g.prepareFetch(ctx, rt, sc, deadline)()
 	}
 	if err != nil {
 		return err
@@ -117,10 +132,10 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) 
 }
 
 // prepareFetch copies what a fetch needs out of ctx (which fasthttp
-// recycles when the handler returns) and returns the fetch. The fetch
-// stores a cacheable answer unless an invalidation of its key happened
-// while it ran.
-func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) func() (*cache.Entry, error) {
+// recycles when the handler returns) and returns the fetch, which runs
+// under the first caller's deadline. The fetch stores a cacheable answer
+// unless an invalidation of its key happened while it ran.
+func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) func() (*cache.Entry, error) {
 	req := fasthttp.AcquireRequest()
 	g.prepareRequest(ctx, req, sc)
 	ckey := append([]byte(nil), sc.ckey...)
@@ -129,7 +144,7 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch)
 		defer fasthttp.ReleaseRequest(req)
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
-		if err := rt.pool.Do(req, resp, time.Now().Add(rt.attemptTimeout())); err != nil {
+		if err := g.admitAndDo(rt, req, resp, deadline); err != nil {
 			return nil, err
 		}
 		var names headerNames
@@ -155,12 +170,13 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp
 	g.cache.Set(nil, ckey, &stored)
 }
 
-// forward sends a copy of the client's request to rt's upstream and writes
-// the answer, hop-by-hop headers stripped, into ctx.Response.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch) error {
+// forward sends a copy of the client's request to rt's upstream, once
+// admitted, and writes the answer, hop-by-hop headers stripped, into
+// ctx.Response.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) error {
 	req := &sc.req
 	g.prepareRequest(ctx, req, sc)
-	if err := rt.pool.Do(req, &ctx.Response, time.Now().Add(rt.attemptTimeout())); err != nil {
+	if err := g.admitAndDo(rt, req, &ctx.Response, deadline); err != nil {
 		return err
 	}
 	stripHops(&ctx.Response.Header, &sc.names)

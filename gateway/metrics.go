@@ -10,6 +10,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"shedgate/cache"
+	"shedgate/limiter"
 	"shedgate/upstream"
 )
 
@@ -159,4 +160,27 @@ func (o *outcomes) count(status int) {
 
 func (o *outcomes) status() RequestStatus {
 	return RequestStatus{Total: o.total.Load(), OK: o.ok.Load(), Shed: o.shed.Load(), Errors: o.errors.Load()}
+}
+
+// writeLimiterMetrics writes the admission figures, read once per scrape.
+func (g *Gateway) writeLimiterMetrics(w io.Writer) {
+	var ls limiter.Stats
+	g.limiter.Stats(&ls)
+	metrics.WriteGaugeUint64(w, "gateway_limiter_limit", uint64(ls.Limit))
+	metrics.WriteGaugeUint64(w, "gateway_limiter_in_flight", uint64(ls.InFlight))
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_min_rtt_seconds", ls.MinRTT.Seconds())
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_p90_rtt_seconds", ls.P90RTT.Seconds())
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_rate", ls.DrainRate)
+	for _, c := range ls.Classes {
+		l := fmt.Sprintf(`{class=%q}`, c.Name)
+		metrics.WriteGaugeUint64(w, "gateway_limiter_queue_depth"+l, uint64(c.QueueDepth))
+		metrics.WriteGaugeFloat64(w, "gateway_limiter_mean_wait_seconds"+l, c.MeanWait.Seconds())
+		metrics.WriteCounterUint64(w, "gateway_limiter_admitted_total"+l, c.Admitted)
+		for r, n := range c.Rejected {
+			if r != int(limiter.ReasonNone) {
+				metrics.WriteCounterUint64(w, fmt.Sprintf(`gateway_limiter_rejected_total{class=%q,reason=%q}`,
+					c.Name, limiter.Reason(r).String()), n)
+			}
+		}
+	}
 }

@@ -65,6 +65,9 @@ func (g *Gateway) Reload(why string) error {
 	if err == nil {
 		err = g.rebind(cfg.Server.Listen, cfg.Server.AdminListen)
 	}
+	if err == nil {
+		err = g.limiter.Reconfigure(limiterConfig(&cfg.Limiter))
+	}
 	if err != nil {
 		r.failures.Add(1)
 		r.lastError, r.lastErrorAt = err.Error(), time.Now()

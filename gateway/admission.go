@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"shedgate/cache"
+	"shedgate/configs"
+	"shedgate/limiter"
+	"shedgate/upstream"
+)
+
+// shedError is a rejection by admission: the request never reached the
+// backend. There is one per reason, built once, so rejecting allocates
+// nothing.
+type shedError struct{ reason limiter.Reason }
+
+func (e *shedError) Error() string { return "gateway: shed: " + e.reason.String() }
+
+var shedErrors = func() (errs [limiter.NumReasons]*shedError) {
+	for r := range errs {
+		errs[r] = &shedError{reason: limiter.Reason(r)}
+	}
+	return errs
+}()
+
+// maxRetryAfter bounds Retry-After; the limiter clamps to [1, 60] s.
+const maxRetryAfter = 60
+
+// retryAfterValues are the Retry-After header values "0".."60", built once.
+var retryAfterValues = func() (v [maxRetryAfter + 1][]byte) {
+	for i := range v {
+		v[i] = strconv.AppendInt(nil, int64(i), 10)
+	}
+	return v
+}()
+
+// rejectBodies holds a route's rejection bodies for every Retry-After, so
+// that a rejection writes prebuilt bytes.
+type rejectBodies struct {
+	busy    [maxRetryAfter + 1][]byte // 503: admission shed the request
+	tooFast [maxRetryAfter + 1][]byte // 429: the key is over its per_key rate
+}
+
+func newRejectBodies(class string) *rejectBodies {
+	b := &rejectBodies{}
+	q := strconv.Quote(class)
+	for n := range b.busy {
+		s := strconv.Itoa(n)
+		b.busy[n] = []byte(`{"error":"busy: the backend is at capacity, retry later","retry_after_s":` + s + `,"class":` + q + `}`)
+		b.tooFast[n] = []byte(`{"error":"too many requests for this key, slow down","retry_after_s":` + s + `,"class":` + q + `}`)
+	}
+	return b
+}
+
+func clampRetryAfter(n int) int {
+	return min(max(n, 1), maxRetryAfter)
+}
+
+// secondsCeil rounds d up to whole seconds.
+func secondsCeil(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// admitAndDo takes a backend slot for rt's class (waiting in its queue at
+// most until deadline or the class's max_wait), sends req, and feeds the
+// round trip and its outcome back to the adaptive limit.
+func (g *Gateway) admitAndDo(rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	tok, reason := g.limiter.Acquire(rt.classIdx, deadline)
+	if reason != limiter.ReasonNone {
+		return shedErrors[reason]
+	}
+	start := time.Now()
+	err := rt.pool.Do(req, resp, deadline)
+	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
+	return err
+}
+
+// outcomeOf tells the controller what a backend call says about load:
+// a timeout or a 5xx is overload; a refused connection or a broken answer
+// says nothing about latency; the rest is a good sample.
+func outcomeOf(err error, status int) limiter.Outcome {
+	switch {
+	case errors.Is(err, upstream.ErrTimeout):
+		return limiter.OutcomeOverload
+	case err != nil:
+		return limiter.OutcomeIgnore
+	case status >= 500:
+		return limiter.OutcomeOverload
+	default:
+		return limiter.OutcomeOK
+	}
+}
+
+// reject answers a request that admission or its key's rate turned away:
+// a stale copy when one exists (X-Cache: STALE), else status (503 or 429)
+// with Retry-After and a small JSON body. It allocates nothing.
+func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, status, retryAfter int) {
+	if sc.lookup == cache.Stale {
+		g.cache.CountStaleServed()
+		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
+		return
+	}
+	n := clampRetryAfter(retryAfter)
+	body := rt.rejects.busy[n]
+	if status == fasthttp.StatusTooManyRequests {
+		body = rt.rejects.tooFast[n]
+	}
+	writeJSONError(ctx, status, body)
+	ctx.Response.Header.SetBytesV("Retry-After", retryAfterValues[n])
+}
+
+// limiterConfig turns the config's limiter section into the limiter's.
+func limiterConfig(c *configs.Limiter) limiter.Config {
+	lc := limiter.Config{InitialLimit: c.InitialLimit, MinLimit: c.MinLimit, MaxLimit: c.MaxLimit}
+	for _, k := range c.Classes {
+		lc.Classes = append(lc.Classes, limiter.ClassConfig{Name: k.Name, MaxQueue: k.MaxQueue, MaxWait: k.MaxWait})
+	}
+	return lc
+}
+
+// keyRate returns the per-key buckets for rc: prev's when the route had the
+// same rate before a reload (so buckets carry over), else new ones; nil
+// when the route has no per_key.
+func keyRate(rc *configs.Route, prev *route) *limiter.KeyRate {
+	if rc.PerKey == nil {
+		return nil
+	}
+	if prev != nil && prev.perKey != nil && prev.cfg.PerKey != nil && *prev.cfg.PerKey == *rc.PerKey {
+		return prev.perKey
+	}
+	return limiter.NewKeyRate(limiter.KeyRateConfig{Rate: rc.PerKey.Rate, Per: rc.PerKey.Per, Burst: rc.PerKey.Burst})
+}

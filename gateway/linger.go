@@ -1,0 +1,44 @@
+package gateway
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// Lingering close: when the gateway answers before reading a whole request
+// (431 for an oversize header, 413 for an oversize body) and closes, the
+// unread bytes left in the socket make the kernel send a reset, which can
+// destroy the error answer before the client reads it. Like other servers
+// (nginx's lingering_close, Go's net/http), the gateway half-closes, reads
+// and discards what the client is still sending for a moment, then closes.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerMaxRead = 256 << 10
+)
+
+// lingerConn closes its TCP connection with a lingering close.
+type lingerConn struct {
+	*net.TCPConn
+}
+
+func (c lingerConn) Close() error {
+	if err := c.TCPConn.CloseWrite(); err != nil {
+		return c.TCPConn.Close()
+	}
+	go func() {
+		c.TCPConn.SetReadDeadline(time.Now().Add(lingerTimeout)) //nolint:errcheck
+		io.CopyN(io.Discard, c.TCPConn, lingerMaxRead)           //nolint:errcheck
+		c.TCPConn.Close()
+	}()
+	return nil
+}
+
+// Accept wraps TCP connections for a lingering close.
+func (l *boundListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		return lingerConn{tc}, nil
+	}
+	return c, err
+}
