@@ -65,14 +65,19 @@ func secondsCeil(d time.Duration) int {
 	return int((d + time.Second - 1) / time.Second)
 }
 
-// admitAndDo takes a backend slot for rt's class (waiting in its queue at
-// most until deadline or the class's max_wait), sends req, and feeds the
-// round trip and its outcome back to the adaptive limit.
-func (g *Gateway) admitAndDo(rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+// admit takes a backend slot for rt's class, waiting in its queue at most
+// until deadline or the class's max_wait. The error is a *shedError.
+func (g *Gateway) admit(rt *route, deadline time.Time) (limiter.Token, error) {
 	tok, reason := g.limiter.Acquire(rt.classIdx, deadline)
 	if reason != limiter.ReasonNone {
-		return shedErrors[reason]
+		return tok, shedErrors[reason]
 	}
+	return tok, nil
+}
+
+// doAdmitted sends req under an admitted token and feeds the round trip
+// and its outcome back to the adaptive limit.
+func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	start := time.Now()
 	err := rt.pool.Do(req, resp, deadline)
 	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))

@@ -83,3 +83,68 @@ func BenchmarkCacheHit(b *testing.B) {
 		}
 	})
 }
+
+const rejectTestConfig = `
+upstreams:
+  issuer: {targets: ["127.0.0.1:1"]}
+limiter:
+  initial_limit: 2
+  min_limit: 2
+  classes: [{name: critical, max_queue: 0}, {name: low, max_queue: 0}]
+routes:
+  - {name: scan, method: POST, path: /v1/scans, upstream: issuer, class: low}
+  - {name: health, method: GET, path: "/v1/health/{id}", upstream: issuer, class: low, key: "{id}",
+     per_key: {rate: 1, per: 1h, burst: 1}}
+`
+
+func requestCtx(method, uri, body string) *fasthttp.RequestCtx {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(uri)
+	req.SetBodyString(body)
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	return ctx
+}
+
+// TestRejectionAllocatesNothing runs the whole handler on a request shed by
+// admission (503) and on one over its key's rate (429).
+func TestRejectionAllocatesNothing(t *testing.T) {
+	g := newTestGateway(t, rejectTestConfig)
+	for range 2 { // take every slot: the next request finds no room and no queue
+		if _, reason := g.limiter.Acquire(0, time.Time{}); reason != 0 {
+			t.Fatalf("could not take a slot: %v", reason)
+		}
+	}
+	f := func(name string, ctx *fasthttp.RequestCtx, want int) {
+		t.Helper()
+		allocs := testing.AllocsPerRun(2000, func() {
+			ctx.Request.Header.Del(headerRequestID)
+			g.handle(ctx)
+			if got := ctx.Response.StatusCode(); got != want || len(ctx.Response.Header.Peek("Retry-After")) == 0 {
+				t.Fatalf("%s: status %d; want %d with Retry-After", name, got, want)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("%s: %v allocations per request; want 0", name, allocs)
+		}
+	}
+	f("shed", requestCtx("POST", "/v1/scans", `{"code":"v1.x.y","sample_id":"s"}`), 503)
+	hot := requestCtx("GET", "/v1/health/11010519491231002X", "")
+	g.handle(hot) // spends the key's only token (and is shed by admission)
+	f("over its rate", hot, 429)
+}
+
+func BenchmarkRejection(b *testing.B) {
+	g := newTestGateway(b, rejectTestConfig)
+	for range 2 {
+		g.limiter.Acquire(0, time.Time{})
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := requestCtx("POST", "/v1/scans", `{"code":"v1.x.y","sample_id":"s"}`)
+		for pb.Next() {
+			g.handle(ctx)
+		}
+	})
+}

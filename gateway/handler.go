@@ -144,7 +144,11 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		defer fasthttp.ReleaseRequest(req)
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
-		if err := g.admitAndDo(rt, req, resp, deadline); err != nil {
+		tok, err := g.admit(rt, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.doAdmitted(tok, rt, req, resp, deadline); err != nil {
 			return nil, err
 		}
 		var names headerNames
@@ -174,9 +178,13 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp
 // admitted, and writes the answer, hop-by-hop headers stripped, into
 // ctx.Response.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) error {
+	tok, err := g.admit(rt, deadline)
+	if err != nil {
+		return err
+	}
 	req := &sc.req
 	g.prepareRequest(ctx, req, sc)
-	if err := g.admitAndDo(rt, req, &ctx.Response, deadline); err != nil {
+	if err := g.doAdmitted(tok, rt, req, &ctx.Response, deadline); err != nil {
 		return err
 	}
 	stripHops(&ctx.Response.Header, &sc.names)
