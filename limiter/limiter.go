@@ -81,12 +81,16 @@ type Config struct {
 	ProbeInterval time.Duration
 	// LIFOAfter: a class queue that has not emptied for this long (or for
 	// half the class's MaxWait, if shorter) is a standing queue: it is
-	// served newest first and its new waiters wait at most OverloadWait.
+	// served newest first and its new waiters wait at most OverloadWait
+	// (except in the highest class).
 	// Default 100ms.
 	LIFOAfter time.Duration
 	// OverloadWait bounds the wait of a request joining a standing queue,
 	// so that in overload rejections come within milliseconds (CoDel's
-	// idea). Default 2ms.
+	// idea). Default 2ms. The highest class is exempt: the capacity is
+	// kept for it (every lower class is shed while it queues), so a burst
+	// of its requests, which makes its queue stand for a moment, must not
+	// turn into rejections; its requests wait their full MaxWait.
 	OverloadWait time.Duration
 }
 

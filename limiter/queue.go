@@ -200,7 +200,7 @@ func (l *Limiter) budget(cs *classSet, c int, deadline, now time.Time) (time.Dur
 		return 0, 0, ReasonShed
 	}
 	budget, why := time.Duration(k.maxWait.Load()), ReasonTimeout
-	if k.standing(ns) {
+	if k.standing(ns) && c > 0 { // the top class keeps its full wait: see Config.OverloadWait
 		budget = min(budget, l.overloadWait)
 	}
 	if !deadline.IsZero() {

@@ -161,14 +161,29 @@ func TestQueueTimeout(t *testing.T) {
 }
 
 func TestQueueStandingWaitsOverloadWait(t *testing.T) {
-	h := newQH(t, 1, normal)
+	h := newQH(t, 1, critical, normal)
 	tok := h.hold(0)
-	h.start("old", 0, time.Time{})
+	h.start("old", 1, time.Time{})
 	h.clk.Advance(150 * time.Millisecond)
-	h.start("new", 0, time.Time{}) // joins a standing queue: waits 2ms at most
+	h.start("new", 1, time.Time{}) // joins a standing queue: waits 2ms at most
 	h.clk.Advance(2 * time.Millisecond)
 	h.expect("new", ReasonTimeout)
 	tok.Release(0, OutcomeIgnore)
+	h.expect("old", ReasonNone).Release(0, OutcomeIgnore)
+}
+
+// A burst of the highest class makes its queue stand for a moment; its
+// requests still wait their full MaxWait instead of OverloadWait.
+func TestTopClassKeepsFullWaitInStandingQueue(t *testing.T) {
+	h := newQH(t, 1, critical, low)
+	tok := h.hold(0)
+	h.start("old", 0, time.Time{})
+	h.clk.Advance(150 * time.Millisecond) // the critical queue is standing
+	h.start("new", 0, time.Time{})
+	waitFor(t, "new queued", func() bool { return h.l.waiting.Load() == 2 })
+	h.clk.Advance(10 * time.Millisecond) // far past OverloadWait, within MaxWait
+	tok.Release(0, OutcomeIgnore)
+	h.expect("new", ReasonNone).Release(0, OutcomeIgnore)
 	h.expect("old", ReasonNone).Release(0, OutcomeIgnore)
 }
 
