@@ -244,15 +244,21 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 
 // rebase reports whether latency above tolerance is not caused by our own
 // concurrency: in-flight has at least halved within the recent windows
-// without the p90 improving by 10%, or the limit sits at the floor. Then the
-// backend itself got slower and the baseline must follow, or the limit
-// would stay stuck at the floor.
+// while the p90 stayed where it was (within 10% either way), or the limit
+// sits at the floor. Then the backend itself got slower and the baseline
+// must follow, or the limit would stay stuck at the floor. A p90 that got
+// much worse after halving is no such evidence: it is the queue an earlier,
+// higher limit built still draining (measured: at the onset of a 10x surge
+// the first window at the old limit still has a low p90, and comparing with
+// it rebased the baseline to the queued latency, leaving the limit at 5x
+// the backend's concurrency).
 func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
 	if c.floorRun >= floorRuns {
 		return true
 	}
 	for _, h := range c.hist[:c.histN] {
-		if inflight <= h.limit/2 && float64(p90) >= rebaseImprove*float64(h.p90) {
+		if inflight <= h.limit/2 && float64(p90) >= rebaseImprove*float64(h.p90) &&
+			rebaseImprove*float64(p90) <= float64(h.p90) {
 			return true
 		}
 	}
