@@ -104,6 +104,7 @@ func outcomeOf(err error, status int) limiter.Outcome {
 // a stale copy when one exists (X-Cache: STALE), else status (503 or 429)
 // with Retry-After and a small JSON body. It allocates nothing.
 func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, status, retryAfter int) {
+	sc.rejected = true
 	if sc.lookup == cache.Stale {
 		g.cache.CountStaleServed()
 		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)

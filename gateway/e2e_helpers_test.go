@@ -30,7 +30,11 @@ func (p issuerProc) admin() string { return "http://" + p.Addrs[1] }
 
 // issuerStats is the part of the issuer's /stats the tests read.
 type issuerStats struct {
-	Received   int64            `json:"received"`
+	Received    int64 `json:"received"`
+	MaxInFlight int64 `json:"max_in_flight"`
+	LatencyMs   struct {
+		P50, P99, Max float64
+	} `json:"latency_ms"`
 	Served     int64            `json:"served"`
 	Scans      int64            `json:"scans"`
 	Duplicates int64            `json:"duplicates"`

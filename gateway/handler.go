@@ -22,9 +22,12 @@ type scratch struct {
 	cbuf   []byte      // holds the cached entry's bytes
 	entry  cache.Entry // decoded from cbuf
 	lookup cache.Lookup
-	buf    []byte
-	names  headerNames
-	req    fasthttp.Request
+	// rejected: the gateway turned the request away (shed or over its
+	// key's rate), whatever it answered.
+	rejected bool
+	buf      []byte
+	names    headerNames
+	req      fasthttp.Request
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -35,6 +38,7 @@ func releaseScratch(sc *scratch) {
 	sc.match = match{}
 	sc.entry = cache.Entry{}
 	sc.lookup = cache.Miss
+	sc.rejected = false
 	sc.req.Reset()
 	scratchPool.Put(sc)
 }
@@ -259,6 +263,9 @@ func (g *Gateway) account(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, star
 	}
 	m.observe(status, elapsed)
 	g.outcomes.count(status)
+	if sc.rejected {
+		g.metrics.rejections.Update(elapsed.Seconds())
+	}
 	if g.access == nil {
 		return
 	}

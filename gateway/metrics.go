@@ -55,16 +55,20 @@ func (m *routeMetrics) observe(status int, d time.Duration) {
 type metricsRegistry struct {
 	set       *metrics.Set
 	unmatched *routeMetrics // requests no route matched
-	mu        sync.Mutex    // guards routes
-	routes    map[[2]string]*routeMetrics
+	// rejections times the requests the gateway turned away (503 shed,
+	// 429 over the key's rate), from arrival to answer.
+	rejections *metrics.Histogram
+	mu         sync.Mutex // guards routes
+	routes     map[[2]string]*routeMetrics
 }
 
 func newMetricsRegistry() *metricsRegistry {
 	set := metrics.NewSet()
 	return &metricsRegistry{
-		set:       set,
-		unmatched: newRouteMetrics(set, "(none)", ""),
-		routes:    make(map[[2]string]*routeMetrics),
+		set:        set,
+		unmatched:  newRouteMetrics(set, "(none)", ""),
+		rejections: set.NewHistogram("gateway_rejection_duration_seconds"),
+		routes:     make(map[[2]string]*routeMetrics),
 	}
 }
 

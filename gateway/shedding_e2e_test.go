@@ -1,0 +1,101 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"shedgate/internal/proctest"
+	"shedgate/loadtest"
+)
+
+// sheddingConfig fronts issuer with the shipped classes, an adaptive limit
+// starting at initial (between 1 and 150), and uncached routes, so that all
+// load reaches admission.
+func sheddingConfig(target string, initial int, perKey string) string {
+	return fmt.Sprintf(`server:
+  listen: "127.0.0.1:0"
+  admin_listen: "[::1]:0"
+upstreams:
+  issuer:
+    targets: ["%s"]
+limiter:
+  initial_limit: %d
+  min_limit: 1
+  max_limit: 150
+  classes:
+    - {name: critical, max_queue: 2000, max_wait: 1s}
+    - {name: high,     max_queue: 2000, max_wait: 500ms}
+    - {name: normal,   max_queue: 1000, max_wait: 200ms}
+    - {name: low,      max_queue: 200,  max_wait: 100ms}
+routes:
+  - {name: scan, method: POST, path: /v1/scans, upstream: issuer, class: critical}
+  - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"%s}
+  - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}"}
+  - {name: passthrough, path: "/*", upstream: issuer, class: normal}
+`, target, initial, perKey)
+}
+
+// runLoadtest runs the real harness on scenario against target and
+// returns its report.
+func runLoadtest(t *testing.T, scenario, target, setupTarget string) *loadtest.Report {
+	t.Helper()
+	bin := proctest.Build(t, "shedgate/cmd/loadtest")
+	report := filepath.Join(t.TempDir(), "report.json")
+	code, out := proctest.Run(t, 3*time.Minute, bin, "-quiet", "-target", target,
+		"-setup-target", setupTarget, "-report", report, scenario)
+	if code != 0 && code != 1 { // 1: a threshold failed, which the caller judges
+		t.Fatalf("loadtest exit %d:\n%s", code, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("read report: %v\n%s", err, out)
+	}
+	var r loadtest.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("decode report: %v", err)
+	}
+	t.Logf("loadtest: offered %.0f/s achieved %.0f/s late %d dropped %d", r.OfferedRPS, r.AchievedRPS, r.LateSends, r.Dropped)
+	return &r
+}
+
+// TestShedsByPriorityAt10x: at ten times the issuer's capacity (10 workers
+// x 20 ms = 500/s), with scans at 20% of it, every scan gets through, the
+// lower classes take the rejections (low before normal), the issuer never
+// holds more than max_limit requests and keeps serving near its capacity;
+// with the initial limit ten times too high (120 for about 12) and ten
+// times too low (1).
+func TestShedsByPriorityAt10x(t *testing.T) {
+	scenario := filepath.Join(proctest.ModuleRoot(), "configs/scenarios/shed-10x.yaml")
+	for _, initial := range []int{120, 1} {
+		t.Run(fmt.Sprintf("initial_limit=%d", initial), func(t *testing.T) {
+			is := startIssuer(t, "-workers", "10", "-service-time", "20ms")
+			gw := startGateway(t, sheddingConfig(is.addr(), initial, ""))
+			r := runLoadtest(t, scenario, "http://"+gw.Addrs[0], "http://"+is.addr())
+			st := is.stats(t)
+			scan, issue, reissue := r.Classes["scan"], r.Classes["issue"], r.Classes["reissue"]
+			t.Logf("scan %d sent %.4f success p99 %.0fms; issue %.3f success; reissue %.3f success; issuer served %d, max in flight %d, p99 %.0fms",
+				scan.Sent, scan.Success, scan.LatencyMs.P99, issue.Success, reissue.Success, st.Served, st.MaxInFlight, st.LatencyMs.P99)
+			if scan.Success < 0.999 {
+				t.Errorf("scan success %.4f (%d ok, %d shed, %d errors, %d timeouts of %d); want >= 0.999",
+					scan.Success, scan.OK, scan.Shed, scan.Errors, scan.Timeouts, scan.Sent)
+			}
+			if reissue.Success > issue.Success+0.02 {
+				t.Errorf("low class success %.3f above normal's %.3f; want the lower class shed first", reissue.Success, issue.Success)
+			}
+			if issue.Shed == 0 {
+				t.Errorf("normal class shed nothing at 10x capacity: the test did not overload")
+			}
+			if st.MaxInFlight > 150 {
+				t.Errorf("issuer held %d requests at once; want at most max_limit 150", st.MaxInFlight)
+			}
+			// 8 s at its capacity of 500/s, and the 2+4 s at 250/s that are all it is offered then.
+			if capacityUsed := float64(st.Served) / (8*500 + 6*250); capacityUsed < 0.8 {
+				t.Errorf("issuer served %d requests, %.0f%% of what it could; want it kept busy (>= 80%%)", st.Served, 100*capacityUsed)
+			}
+		})
+	}
+}
