@@ -3,8 +3,13 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,5 +102,65 @@ func TestShedsByPriorityAt10x(t *testing.T) {
 				t.Errorf("issuer served %d requests, %.0f%% of what it could; want it kept busy (>= 80%%)", st.Served, 100*capacityUsed)
 			}
 		})
+	}
+}
+
+// TestPerKeyRate: one key sending 100 req/s on a route limited to 5/s per
+// key gets about 5/s through and 429 with Retry-After for the rest, while
+// other keys at their rate are unaffected.
+func TestPerKeyRate(t *testing.T) {
+	is := startIssuer(t, "-workers", "32", "-service-time", "1ms")
+	gw := startGateway(t, sheddingConfig(is.addr(), 20, ", per_key: {rate: 5, per: 1s}"))
+	ids := makeIDs(9, 31)
+	hot, others := ids[0], ids[1:]
+	const seconds = 4
+
+	var hotOK, hot429, hotOther, noRetryAfter atomic.Int64
+	done := make(chan *loadResult)
+	go func() {
+		done <- steadyLoad(t, 5*len(others), seconds*time.Second, func(i int) (string, string, string) {
+			return "GET", gw.url("/v1/codes/" + others[i%len(others)]), ""
+		})
+	}()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 100 * seconds {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Millisecond)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(gw.url("/v1/codes/" + hot))
+			if err != nil {
+				hotOther.Add(1)
+				return
+			}
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			switch resp.StatusCode {
+			case 200:
+				hotOK.Add(1)
+			case 429:
+				hot429.Add(1)
+				if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
+					noRetryAfter.Add(1)
+				}
+			default:
+				hotOther.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rest := <-done
+	t.Logf("hot key: %d ok (%.1f/s), %d 429; other keys: %s", hotOK.Load(), float64(hotOK.Load())/seconds, hot429.Load(), rest)
+	// 5/s for 4 s plus the initial burst of 5, give or take a token.
+	if ok := hotOK.Load(); ok < 20 || ok > 28 {
+		t.Errorf("hot key got %d through in %ds; want about 5/s (20..28)", ok, seconds)
+	}
+	if hot429.Load() < 350 || noRetryAfter.Load() != 0 || hotOther.Load() != 0 {
+		t.Errorf("hot key: %d 429 (%d without Retry-After), %d other; want the rest 429 with Retry-After", hot429.Load(), noRetryAfter.Load(), hotOther.Load())
+	}
+	if rest.ok.Load() != rest.sent.Load() {
+		t.Errorf("other keys: %s; want every request answered 200", rest)
 	}
 }
