@@ -48,10 +48,15 @@ routes:
 // returns its report.
 func runLoadtest(t *testing.T, scenario, target, setupTarget string) *loadtest.Report {
 	t.Helper()
+	return runLoadtestArgs(t, scenario, target, setupTarget)
+}
+
+func runLoadtestArgs(t *testing.T, scenario, target, setupTarget string, extra ...string) *loadtest.Report {
+	t.Helper()
 	bin := proctest.Build(t, "shedgate/cmd/loadtest")
 	report := filepath.Join(t.TempDir(), "report.json")
-	code, out := proctest.Run(t, 3*time.Minute, bin, "-quiet", "-target", target,
-		"-setup-target", setupTarget, "-report", report, scenario)
+	args := append([]string{"-quiet", "-target", target, "-setup-target", setupTarget, "-report", report}, extra...)
+	code, out := proctest.Run(t, 5*time.Minute, bin, append(args, scenario)...)
 	if code != 0 && code != 1 { // 1: a threshold failed, which the caller judges
 		t.Fatalf("loadtest exit %d:\n%s", code, out)
 	}
