@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"shedgate/internal/proctest"
 	"shedgate/loadtest"
 )
 
@@ -304,4 +305,94 @@ func histogramQuantile(text, name string, q float64) float64 {
 		}
 	}
 	return math.NaN()
+}
+
+// codeScenario reads codes of a population of 1,000 resident IDs at rate
+// for d; kind "sequential" visits each once in turn, "uniform" at random.
+func codeScenario(t *testing.T, kind string, rate int, d time.Duration) string {
+	return populationScenario(t, kind, 1000, rate, d)
+}
+
+func populationScenario(t *testing.T, kind string, population, rate int, d time.Duration) string {
+	t.Helper()
+	src := fmt.Sprintf(`name: codes
+target: http://127.0.0.1:1
+timeout: 2s
+phases: [{kind: constant, rate: %d, duration: %s}]
+requests:
+  - {name: show, class: show, weight: 1, path: "/v1/codes/{key}",
+     key: {kind: %s, population: %d, format: resident_id, seed: 1}}
+`, rate, d, kind, population)
+	p := filepath.Join(t.TempDir(), kind+".yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestBenchCacheHit: the gateway answering cache hits against a bare
+// fasthttp server answering the same bytes, with the same generator, three
+// times each, alternating. Figures: the median throughput ratio, and the
+// p99 at half the gateway's throughput.
+func TestBenchCacheHit(t *testing.T) {
+	benchOnly(t)
+	is := startIssuer(t, "-workers", "32", "-service-time", "1ms")
+	gw := startGateway(t, cacheConfig(is.addr(), ""))
+	gwURL := "http://" + gw.Addrs[0]
+	runLoadtest(t, codeScenario(t, "sequential", 1000, time.Second), gwURL, gwURL) // every key cached
+
+	_, hdr, body := do(t, "GET", gw.url("/v1/codes/"+seniorID), "")
+	_, hdr, body = do(t, "GET", gw.url("/v1/codes/"+seniorID), "")
+	if hdr.Get("X-Cache") != "HIT" {
+		t.Fatalf("warm-up: X-Cache %q; want HIT", hdr.Get("X-Cache"))
+	}
+	bodyFile := filepath.Join(t.TempDir(), "code.json")
+	os.WriteFile(bodyFile, []byte(body), 0o644) //nolint:errcheck
+	args := []string{"-body", bodyFile}
+	for _, h := range []string{"Content-Type", "Cache-Control", "Age", "X-Cache", "X-Request-Id", "Server"} {
+		args = append(args, "-header", h+": "+hdr.Get(h))
+	}
+	origin := proctest.Start(t, proctest.Build(t, "shedgate/cmd/fixed-origin"), append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	bareURL := "http://" + origin.Addrs[0]
+
+	const offered = 60000
+	var ratios, gwRates, bareRates []float64
+	for range 3 {
+		b := runLoadtest(t, codeScenario(t, "uniform", offered, 4*time.Second), bareURL, bareURL)
+		g := runLoadtest(t, codeScenario(t, "uniform", offered, 4*time.Second), gwURL, gwURL)
+		bareRates = append(bareRates, b.All.GoodputRPS)
+		gwRates = append(gwRates, g.All.GoodputRPS)
+		ratios = append(ratios, g.All.GoodputRPS/b.All.GoodputRPS)
+	}
+	ratio := median(ratios)
+	figure(t, "bare fasthttp, same bytes (median of 3)", median(bareRates), "/s", "", true)
+	figure(t, "gateway cache hits (median of 3)", median(gwRates), "/s", "", true)
+	figure(t, "cache-hit throughput ratio gateway/bare", ratio, "x", ">= 0.85", ratio >= 0.85)
+	half := int(median(gwRates) / 2)
+	var p99s []float64
+	for range 3 {
+		r := runLoadtest(t, codeScenario(t, "uniform", half, 5*time.Second), gwURL, gwURL)
+		p99s = append(p99s, r.All.LatencyMs.P99)
+	}
+	figure(t, fmt.Sprintf("cache-hit p99 at %d/s (half), median of 3", half), median(p99s), "ms", "< 2", median(p99s) < 2)
+}
+
+// TestBenchCacheMemory: a million distinct codes through a gateway whose
+// cache may hold 32 MiB. Figure: the gateway's resident memory against
+// max_bytes + 150 MiB.
+func TestBenchCacheMemory(t *testing.T) {
+	benchOnly(t)
+	is := startIssuer(t, "-workers", "64", "-service-time", "0")
+	gw := startGateway(t, cacheConfig(is.addr(), ""))
+	gwURL := "http://" + gw.Addrs[0]
+	rep := runLoadtest(t, populationScenario(t, "sequential", 1_000_000, 8000, 125*time.Second), gwURL, gwURL)
+	var cs struct {
+		Cache struct{ Entries, Bytes, MaxBytes uint64 } `json:"cache"`
+	}
+	getJSON(t, gw.admin("/status"), &cs)
+	rss := gw.RSS(t)
+	limit := float64(cs.Cache.MaxBytes) + 150<<20
+	figure(t, "distinct keys sent (ok)", float64(rep.All.OK), "", ">= 1000000", rep.All.OK >= 1_000_000)
+	figure(t, "cache entries held at the end", float64(cs.Cache.Entries), "", "", true)
+	figure(t, "gateway RSS after 1M keys", float64(rss)/(1<<20), "MiB", fmt.Sprintf("<= %.0f", limit/(1<<20)), float64(rss) <= limit)
 }

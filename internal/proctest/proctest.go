@@ -8,6 +8,7 @@ package proctest
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -148,6 +149,24 @@ func (p *Proc) Kill() {
 		p.cmd.Process.Signal(syscall.SIGKILL) //nolint:errcheck
 		<-p.done
 	}
+}
+
+// RSS returns the process's resident memory in bytes, from /proc.
+func (p *Proc) RSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("read status of pid %d: %v", p.cmd.Process.Pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb) //nolint:errcheck
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS for pid %d", p.cmd.Process.Pid)
+	return 0
 }
 
 // Stderr returns what the process wrote to stderr so far.
