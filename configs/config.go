@@ -76,6 +76,89 @@ type Upstream struct {
 	// MaxConnsPerTarget is a hard cap on connections to each target; the
 	// adaptive limit works below it. Default 1024; must be >= 1.
 	MaxConnsPerTarget int `yaml:"max_conns_per_target"`
+	// DeadlineHeader names the request header in which each attempt tells
+	// the backend its remaining time budget, in whole milliseconds, so
+	// that it can drop expired work. Default "X-Request-Deadline"; ""
+	// sends none; otherwise an HTTP header name.
+	DeadlineHeader string `yaml:"deadline_header"`
+	// Health configures active health checks. Default: none (no path).
+	Health Health `yaml:"health"`
+	// Outlier configures passive outlier detection and the circuit
+	// breaker, one state machine per target. Default: on, as documented on
+	// each field.
+	Outlier Outlier `yaml:"outlier"`
+	// Retry configures the retries of idempotent routes.
+	Retry Retry `yaml:"retry"`
+}
+
+// Health configures active health checks of an upstream's targets: a GET
+// of Path on each target every Interval. A probe passes on an answer below
+// 500 within Timeout. Its fields match upstream.Health's, so the gateway
+// converts it with upstream.Health(h).
+type Health struct {
+	// Path is what each probe GETs, such as /healthz; it starts with /
+	// and may hold a query. Default "": no active checks, and then the
+	// other keys may not be set.
+	Path string `yaml:"path"`
+	// Interval is the time between probes of one target. Default 1s; must
+	// be > 0.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one probe. Default 500ms; must be > 0 and not above
+	// Interval.
+	Timeout time.Duration `yaml:"timeout"`
+	// HealthyAfter is how many passing probes in a row bring an unhealthy
+	// target back. Default 2; must be >= 1.
+	HealthyAfter int `yaml:"healthy_after"`
+	// UnhealthyAfter is how many failed probes in a row take a target out.
+	// Default 2; must be >= 1.
+	UnhealthyAfter int `yaml:"unhealthy_after"`
+}
+
+// Outlier configures passive outlier detection merged with a circuit
+// breaker per target: a failure (no answer, a timeout or a 5xx) rule trips
+// the breaker open, which ejects the target for n × BaseEjection (n
+// ejections in a row, capped at MaxEjection); then it is half-open and
+// lets HalfOpenProbes requests through at once, closing after that many
+// successes in a row and opening again on a failure. Its fields match
+// upstream.Outlier's, so the gateway converts it with upstream.Outlier(o).
+type Outlier struct {
+	// ConsecutiveFailures trips the breaker after that many failures in a
+	// row. Default 5; 0 turns the rule off; must be >= 0.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// FailureRatio trips the breaker when failures reach this share of the
+	// requests within Window (at least MinRequests of them). Default 0.5;
+	// 0 turns the rule off; must be from 0 to 1.
+	FailureRatio float64 `yaml:"failure_ratio"`
+	// MinRequests is the fewest requests within Window for FailureRatio to
+	// apply. Default 20; must be >= 1.
+	MinRequests int `yaml:"min_requests"`
+	// Window is the recent period FailureRatio looks at. Default 10s; must
+	// be > 0.
+	Window time.Duration `yaml:"window"`
+	// BaseEjection is the first ejection's length. Default 1s; must be > 0.
+	BaseEjection time.Duration `yaml:"base_ejection"`
+	// MaxEjection caps an ejection. Default 30s; must be >= BaseEjection.
+	MaxEjection time.Duration `yaml:"max_ejection"`
+	// HalfOpenProbes is how many requests a half-open breaker lets through
+	// at once, and how many successes close it. Default 3; must be >= 1.
+	HalfOpenProbes int `yaml:"half_open_probes"`
+}
+
+// Retry configures retries of idempotent routes: only after a connection
+// error (no answer) or a 502, 503 or 504, on another target when there is
+// one, within the request's deadline, and under a budget. Its fields match
+// upstream.Retry's, so the gateway converts it with upstream.Retry(r).
+type Retry struct {
+	// Attempts is the most tries of one request, the first included.
+	// Default 2; 1 turns retries off; must be from 1 to 10.
+	Attempts int `yaml:"attempts"`
+	// BudgetRatio caps retries at this share of the upstream's requests of
+	// the last 10 seconds, so that retries cannot amplify an overload.
+	// Default 0.1; must be > 0 and <= 1.
+	BudgetRatio float64 `yaml:"budget_ratio"`
+	// MinPerSecond is the budget's floor: MinPerSecond × 10 retries per 10
+	// seconds are allowed whatever the traffic. Default 3; must be > 0.
+	MinPerSecond float64 `yaml:"min_per_second"`
 }
 
 // Limiter configures admission: one adaptive concurrency limit shared by
@@ -259,6 +342,11 @@ func (c *Config) setDefaults() {
 func (u *Upstream) setDefaults() {
 	u.Timeout = 2 * time.Second
 	u.MaxConnsPerTarget = 1024
+	u.DeadlineHeader = "X-Request-Deadline"
+	u.Health = Health{Interval: time.Second, Timeout: 500 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}
+	u.Outlier = Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second,
+		BaseEjection: time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 3}
+	u.Retry = Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3}
 }
 
 func (c *Class) setDefaults() {

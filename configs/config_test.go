@@ -94,6 +94,15 @@ func TestDefaults(t *testing.T) {
 	if u := c.Upstreams["issuer"]; u.Timeout != 2*time.Second || u.MaxConnsPerTarget != 1024 {
 		t.Fatalf("upstream %+v; want timeout 2s, max_conns_per_target 1024", *u)
 	}
+	u := c.Upstreams["issuer"]
+	if u.DeadlineHeader != "X-Request-Deadline" || u.Health != (Health{Interval: time.Second, Timeout: 500 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}) {
+		t.Fatalf("upstream deadline_header %q health %+v; want X-Request-Deadline, no path, 1s, 500ms, 2, 2", u.DeadlineHeader, u.Health)
+	}
+	wantOutlier := Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second,
+		BaseEjection: time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 3}
+	if u.Outlier != wantOutlier || u.Retry != (Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3}) {
+		t.Fatalf("upstream outlier %+v retry %+v; want %+v and 2 attempts, 0.1, 3/s", u.Outlier, u.Retry, wantOutlier)
+	}
 	l := c.Limiter
 	if l.InitialLimit != 20 || l.MinLimit != 2 || l.MaxLimit != 1000 {
 		t.Fatalf("limiter %+v; want 20, 2, 1000", l)
@@ -186,6 +195,35 @@ func TestBadConfigs(t *testing.T) {
 	f("target_no_port", "upstreams:\n  issuer: {targets: [localhost]}\n"+classes+routes, 2, "upstreams.issuer.targets[0]", `got "localhost"`)
 	f("upstream_timeout", "upstreams:\n  issuer:\n    targets: [\"h:1\"]\n    timeout: -2s\n"+classes+routes, 4, "upstreams.issuer.timeout", "must be a positive duration")
 	f("max_conns", "upstreams:\n  issuer:\n    targets: [\"h:1\"]\n    max_conns_per_target: 0\n"+classes+routes, 4, "upstreams.issuer.max_conns_per_target", "must be >= 1")
+	up := func(name, line string, wantLine int, wantKey, wantSubstr string) {
+		t.Helper()
+		f(name, "upstreams:\n  issuer:\n    targets: [\"h:1\"]\n"+line+classes+routes, wantLine, wantKey, wantSubstr)
+	}
+	up("deadline_header_space", "    deadline_header: \"X Deadline\"\n", 4, "upstreams.issuer.deadline_header", `bad header name "X Deadline"`)
+	up("deadline_header_host", "    deadline_header: Host\n", 4, "upstreams.issuer.deadline_header", "Host is a header HTTP or the gateway owns")
+	up("health_no_path", "    health: {interval: 2s}\n", 4, "upstreams.issuer.health.interval", "has no effect without upstreams.issuer.health.path")
+	up("health_relative_path", "    health: {path: healthz}\n", 4, "upstreams.issuer.health.path", `want a path starting with /`)
+	up("health_zero_interval", "    health:\n      path: /healthz\n      interval: 0s\n", 6, "upstreams.issuer.health.interval", "must be a positive duration")
+	up("health_timeout_above_interval", "    health: {path: /healthz, interval: 1s, timeout: 2s}\n", 4, "upstreams.issuer.health.timeout", "2s is above interval 1s")
+	up("health_healthy_after", "    health: {path: /healthz, healthy_after: 0}\n", 4, "upstreams.issuer.health.healthy_after", "must be >= 1, got 0")
+	up("health_unhealthy_after", "    health: {path: /healthz, unhealthy_after: -1}\n", 4, "upstreams.issuer.health.unhealthy_after", "must be >= 1, got -1")
+	up("health_unknown", "    health: {path: /healthz, intervall: 1s}\n", 4, "upstreams.issuer.health.intervall", "did you mean interval?")
+	up("outlier_consecutive", "    outlier: {consecutive_failures: -1}\n", 4, "upstreams.issuer.outlier.consecutive_failures", "must be >= 0")
+	up("outlier_ratio", "    outlier:\n      failure_ratio: 1.5\n", 5, "upstreams.issuer.outlier.failure_ratio", "must be from 0 (rule off) to 1, got 1.5")
+	up("outlier_ratio_nan", "    outlier: {failure_ratio: .nan}\n", 4, "upstreams.issuer.outlier.failure_ratio", "must be from 0")
+	up("outlier_min_requests", "    outlier: {min_requests: 0}\n", 4, "upstreams.issuer.outlier.min_requests", "must be >= 1")
+	up("outlier_window", "    outlier: {window: 0s}\n", 4, "upstreams.issuer.outlier.window", "must be a positive duration")
+	up("outlier_base", "    outlier: {base_ejection: -1s}\n", 4, "upstreams.issuer.outlier.base_ejection", "must be a positive duration")
+	up("outlier_max_below_base", "    outlier: {base_ejection: 10s, max_ejection: 5s}\n", 4, "upstreams.issuer.outlier.max_ejection", "5s is below base_ejection 10s")
+	up("outlier_probes", "    outlier: {half_open_probes: 0}\n", 4, "upstreams.issuer.outlier.half_open_probes", "must be >= 1")
+	up("outlier_ratio_type", "    outlier: {failure_ratio: half}\n", 4, "upstreams.issuer.outlier.failure_ratio", `want a number, got "half"`)
+	up("retry_attempts_zero", "    retry: {attempts: 0}\n", 4, "upstreams.issuer.retry.attempts", "must be from 1 (no retries) to 10, got 0")
+	up("retry_attempts_many", "    retry:\n      attempts: 11\n", 5, "upstreams.issuer.retry.attempts", "got 11")
+	up("retry_budget_zero", "    retry: {budget_ratio: 0}\n", 4, "upstreams.issuer.retry.budget_ratio", "must be above 0 and at most 1")
+	up("retry_budget_big", "    retry: {budget_ratio: 2}\n", 4, "upstreams.issuer.retry.budget_ratio", "got 2")
+	up("retry_floor", "    retry: {min_per_second: 0}\n", 4, "upstreams.issuer.retry.min_per_second", "must be a positive number")
+	up("retry_floor_inf", "    retry: {min_per_second: .inf}\n", 4, "upstreams.issuer.retry.min_per_second", "must be a positive number")
+	up("retry_unknown", "    retry: {budget: 0.1}\n", 4, "upstreams.issuer.retry.budget", "unknown key")
 
 	// Limiter.
 	f("no_classes", head+"limiter:\n  min_limit: 1\n"+routes, 3, "limiter.classes", "at least one priority class")
@@ -332,4 +370,35 @@ func TestAliasBombs(t *testing.T) {
 		merges += "  m" + strconv.Itoa(i) + ": &m" + strconv.Itoa(i) + " {<<: [" + strings.Repeat(prev+", ", 9) + prev + "]}\n"
 	}
 	f("merge_bomb", merges+"server: {<<: *m29}\n", "expanding too much")
+}
+
+func TestUpstreamProtectionKeys(t *testing.T) {
+	c, err := Parse("p.yaml", []byte(`upstreams:
+  issuer:
+    targets: ["127.0.0.1:9000", "127.0.0.1:9001"]
+    deadline_header: ""
+    health: {path: "/v1/keys?probe=1", interval: 200ms, timeout: 100ms, healthy_after: 1}
+    outlier: {consecutive_failures: 0, failure_ratio: 0.25, max_ejection: 1m}
+    retry: {attempts: 1}
+limiter:
+  classes: [{name: high}]
+routes:
+  - {name: a, path: /a, upstream: issuer, class: high}
+`))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	u := c.Upstreams["issuer"]
+	if u.DeadlineHeader != "" {
+		t.Fatalf("deadline_header %q; want \"\" (none) when set so", u.DeadlineHeader)
+	}
+	if want := (Health{Path: "/v1/keys?probe=1", Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, HealthyAfter: 1, UnhealthyAfter: 2}); u.Health != want {
+		t.Fatalf("health %+v; want %+v", u.Health, want)
+	}
+	if o := u.Outlier; o.ConsecutiveFailures != 0 || o.FailureRatio != 0.25 || o.MaxEjection != time.Minute || o.BaseEjection != time.Second {
+		t.Fatalf("outlier %+v; want consecutive rule off, ratio 0.25, max 1m, other defaults", o)
+	}
+	if u.Retry != (Retry{Attempts: 1, BudgetRatio: 0.1, MinPerSecond: 3}) {
+		t.Fatalf("retry %+v; want attempts 1 and the default budget", u.Retry)
+	}
 }

@@ -107,6 +107,10 @@ func (v *validator) upstreams() {
 		if u.MaxConnsPerTarget < 1 {
 			v.errf(key+".max_conns_per_target", "must be >= 1, got %d", u.MaxConnsPerTarget)
 		}
+		v.deadlineHeader(key+".deadline_header", u.DeadlineHeader)
+		v.health(key+".health", &u.Health)
+		v.outlier(key+".outlier", &u.Outlier)
+		v.retry(key+".retry", &u.Retry)
 	}
 }
 

@@ -200,6 +200,9 @@ func (l *Limiter) budget(cs *classSet, c int, deadline, now time.Time) (time.Dur
 		return 0, 0, ReasonShed
 	}
 	budget, why := time.Duration(k.maxWait.Load()), ReasonTimeout
+	if l.wouldOutwait(cs, c, budget) {
+		return 0, 0, ReasonQueueFull
+	}
 	if k.standing(ns) && c > 0 { // the top class keeps its full wait: see Config.OverloadWait
 		budget = min(budget, l.overloadWait)
 	}
@@ -213,6 +216,24 @@ func (l *Limiter) budget(cs *classSet, c int, deadline, now time.Time) (time.Dur
 		}
 	}
 	return budget, why, ReasonNone
+}
+
+// wouldOutwait reports whether a request of class c joining now would, at
+// the current drain rate, wait longer than budget behind the requests
+// queued in its class and above it. Such a request is rejected at once
+// instead of after budget: rejections stay fast (milliseconds) while the
+// requests that do queue are the ones that will be served. Called with mu
+// held. Without a drain rate yet (no completions), it never rejects.
+func (l *Limiter) wouldOutwait(cs *classSet, c int, budget time.Duration) bool {
+	rate := math.Float64frombits(l.drain.Load())
+	if rate <= 0 {
+		return false
+	}
+	ahead := 1.0
+	for _, k := range cs.list[:c+1] {
+		ahead += float64(k.depth.Load())
+	}
+	return ahead/rate > budget.Seconds()
 }
 
 // enqueue appends w to its class queue. Called with mu held.

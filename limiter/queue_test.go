@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -447,4 +449,28 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("after: in-flight %d, waiting %d, admitted %d (counted %d); want 0, 0, equal", s.InFlight, l.waiting.Load(), sum, admitted.Load())
 	}
 	t.Logf("%d of %d admitted; rejected per class: %v %v %v", admitted.Load(), workers*rounds, s.Classes[0].Rejected, s.Classes[1].Rejected, s.Classes[2].Rejected)
+}
+
+// A request that would wait longer than its class's MaxWait behind the
+// queue at the current drain rate is rejected at once, not after MaxWait.
+func TestQueueRejectsWhatWouldOutwait(t *testing.T) {
+	h := newQH(t, 1, critical, ClassConfig{Name: "normal", MaxQueue: 100, MaxWait: 100 * time.Millisecond})
+	h.l.drain.Store(math.Float64bits(40)) // 40 completions/s: 100ms drains 4 waiters
+	tok := h.hold(0)
+	h.start("critical", 0, time.Time{})
+	for i := range 3 {
+		h.start(fmt.Sprint("normal", i), 1, time.Time{})
+	}
+	waitFor(t, "4 queued", func() bool { return h.l.waiting.Load() == 4 })
+	// 1 critical + 3 normal ahead: a fifth would be served after 100ms.
+	if _, r := h.l.Acquire(1, time.Time{}); r != ReasonQueueFull {
+		t.Fatalf("joining a queue that cannot drain within MaxWait: %v; want queue_full at once", r)
+	}
+	// The critical class, with nothing above it, still queues (1s budget).
+	h.start("critical2", 0, time.Time{})
+	waitFor(t, "critical2 queued", func() bool { return h.l.waiting.Load() == 5 })
+	tok.Release(0, OutcomeIgnore)
+	for _, name := range []string{"critical", "critical2", "normal0", "normal1", "normal2"} {
+		h.expect(name, ReasonNone).Release(0, OutcomeIgnore)
+	}
 }

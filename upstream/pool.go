@@ -1,12 +1,24 @@
 // Package upstream sends requests to the backend targets of one named
-// upstream: one fasthttp.HostClient per target, least-pending selection with
-// random tie-breaks, a hard cap on connections per target and a per-attempt
-// timeout.
+// upstream and keeps a sick target from being fed: one fasthttp.HostClient
+// per target, selection among available targets only (least pending, ties
+// at random), a hard cap on connections per target, a per-attempt timeout,
+// active health checks (health.go), passive outlier detection merged with a
+// per-target circuit breaker (outlier.go, breaker.go), idempotent-only
+// retries under a retry budget (retry.go, budget.go), the remaining time
+// budget passed to the backend in a header, and figures for /status and
+// metrics (stats.go).
+//
+// A target is available when its health checks pass (or none run) and its
+// breaker is closed, or half-open with a probe slot free. When no target is
+// available, Do and DoRetry return ErrUnavailable at once without dialling,
+// so an outage costs no connection storm: a dead target gets at most one
+// health probe per interval and a few breaker probes per ejection.
 //
 // It knows nothing of routes, caching or admission: the gateway decides
-// whether a request may go out, upstream only decides where it goes and how
-// long it may take. It never retries on its own, so a non-idempotent request
-// (a scan registration, a re-issue) reaches the backend at most once.
+// whether a request may go out and whether it is idempotent; upstream only
+// decides where it goes, how long it may take and, for DoRetry, whether a
+// failed idempotent attempt is tried again. Do never retries, and DoRetry
+// never sends a non-idempotent request twice.
 package upstream
 
 import (
@@ -14,23 +26,33 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 )
 
-// Sentinel errors returned by Pool.Do. Callers map them to HTTP statuses.
+// Sentinel errors returned by Pool.Do and Pool.DoRetry. Callers map them to
+// HTTP statuses.
 var (
 	// ErrTimeout means the attempt's deadline passed before an answer came.
 	ErrTimeout = errors.New("upstream: timeout")
-	// ErrUnavailable means no target could take the request (all full or
-	// refusing connections).
+	// ErrUnavailable means no target could take the request: none is
+	// available (unhealthy, ejected, half-open with its probes taken), or
+	// the connection failed before any answer.
 	ErrUnavailable = errors.New("upstream: unavailable")
 	// ErrBadResponse means the target answered something that is not HTTP.
 	ErrBadResponse = errors.New("upstream: bad response")
 )
 
-// Config describes one upstream. Zero values mean the documented defaults.
+// DefaultDeadlineHeader is the header the shipped config names in
+// Config.DeadlineHeader.
+const DefaultDeadlineHeader = "X-Request-Deadline"
+
+// Config describes one upstream. Zero values mean the documented defaults;
+// the protections that change behaviour (health checks, outlier detection,
+// the deadline header) are off in a zero Config and switched on by the
+// gateway's config, whose defaults turn them on.
 type Config struct {
 	// Name labels the upstream in metrics and errors.
 	Name string
@@ -41,6 +63,23 @@ type Config struct {
 	// MaxConnsPerTarget is a hard ceiling on open connections to each
 	// target. Default 1024.
 	MaxConnsPerTarget int
+	// Health configures active health checks. Default: none (see Health).
+	Health Health
+	// Outlier configures passive outlier detection and the breaker.
+	// Default: off (see Outlier).
+	Outlier Outlier
+	// Retry configures DoRetry. Default 2 attempts, a 10% budget with a
+	// floor of 3 retries per second (see Retry).
+	Retry Retry
+	// DeadlineHeader names the request header in which each attempt tells
+	// the backend its remaining time budget, in whole milliseconds.
+	// Default "": none is sent. The shipped config uses
+	// DefaultDeadlineHeader.
+	DeadlineHeader string
+	// Clock returns the current time for the breaker, outlier and budget
+	// state machines. Default time.Now; tests inject a fake. Deadlines and
+	// health check intervals always use the real clock.
+	Clock func() time.Time
 }
 
 func (c *Config) timeout() time.Duration {
@@ -57,28 +96,60 @@ func (c *Config) maxConns() int {
 	return c.MaxConnsPerTarget
 }
 
+// epoch anchors the package's clock readings: a moment is held as
+// nanoseconds since epoch, so that it fits an atomic int64.
+var epoch = time.Now()
+
 // Pool sends requests to the targets of one upstream.
 // It is safe for concurrent use.
 type Pool struct {
-	name    string
-	timeout time.Duration
-	targets []*Target
+	name     string
+	timeout  time.Duration
+	targets  []*Target
+	health   Health
+	outlier  Outlier
+	retry    Retry
+	attempts int
+	budget   *budget
+	header   []byte // DeadlineHeader; nil: none
+	clock    func() time.Time
+
+	mu      sync.Mutex // guards started and stopped
+	started bool
+	stopped bool
 }
 
-// NewPool builds a pool for cfg. It dials nothing until the first request.
+// NewPool builds a pool for cfg. It dials nothing until the first request
+// and runs no health checks until Start.
 func NewPool(cfg Config) (*Pool, error) {
 	return NewPoolFrom(nil, cfg)
 }
 
-// NewPoolFrom builds a pool for cfg that keeps prev's targets (and their
-// open connections) where the address and settings are unchanged; prev
-// may be nil. Targets of prev that the new pool does not keep are the
-// caller's to drain (see Retired).
+// NewPoolFrom builds a pool for cfg that keeps prev's targets (their open
+// connections, health, breaker state and counters) where the address,
+// timeout and connection cap are unchanged, and prev's retry budget and
+// counters; prev may be nil. Targets of prev that the new pool does not keep
+// are the caller's to drain (see Retired); prev's health checkers are the
+// caller's to stop with prev.Stop, after calling Start on the new pool.
 func NewPoolFrom(prev *Pool, cfg Config) (*Pool, error) {
 	if len(cfg.Targets) == 0 {
 		return nil, fmt.Errorf("upstream %q: no targets", cfg.Name)
 	}
-	p := &Pool{name: cfg.Name, timeout: cfg.timeout()}
+	p := &Pool{
+		name: cfg.Name, timeout: cfg.timeout(), health: cfg.Health, outlier: cfg.Outlier,
+		retry: cfg.Retry, attempts: cfg.Retry.attempts(), clock: cfg.Clock,
+	}
+	if p.clock == nil {
+		p.clock = time.Now
+	}
+	if cfg.DeadlineHeader != "" {
+		p.header = []byte(cfg.DeadlineHeader)
+	}
+	if prev != nil {
+		p.budget = prev.budget
+	} else {
+		p.budget = new(budget)
+	}
 	for _, addr := range cfg.Targets {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("upstream %q: target %q: %w", cfg.Name, addr, err)
@@ -126,34 +197,75 @@ func (p *Pool) Timeout() time.Duration { return p.timeout }
 // Targets returns the pool's targets; the slice must not be modified.
 func (p *Pool) Targets() []*Target { return p.targets }
 
-// Do sends req to the least-pending target and reads the answer into resp.
-// The attempt ends at the earlier of deadline and now+Timeout; a zero
-// deadline means now+Timeout. Do never retries. req and resp stay owned by
-// the caller.
+// now reads the pool's clock as nanoseconds since epoch.
+func (p *Pool) now() int64 { return int64(p.clock().Sub(epoch)) }
+
+// Do sends req once to the least-pending available target and reads the
+// answer into resp. The attempt ends at the earlier of deadline and
+// now+Timeout; a zero deadline means now+Timeout. When no target is
+// available it returns ErrUnavailable at once. Do never retries; the answer,
+// whatever its status, feeds the target's outlier detection. req and resp
+// stay owned by the caller; Do sets the deadline header on req when one is
+// configured.
 func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	t := p.pick()
-	limit := time.Now().Add(p.timeout)
-	if deadline.IsZero() || deadline.After(limit) {
-		deadline = limit
-	}
-	return t.do(req, resp, deadline)
+	return p.send(req, resp, deadline, false)
 }
 
-// pick returns the target with the fewest requests in flight, breaking ties
-// at random so that equal targets share the load.
-func (p *Pool) pick() *Target {
-	n := len(p.targets)
-	if n == 1 {
-		return p.targets[0]
+// pick returns the index of an available target with the fewest requests
+// in flight, ties broken at random, preferring targets not in avoid (a bit
+// per target index, for retries), and takes its breaker's permission;
+// probe reports a half-open probe slot, which finish or cancel gives back.
+// It returns -1 when no target is available.
+func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
+	var lost uint64 // targets whose last probe slot another request took
+	for range len(p.targets) + 1 {
+		i = p.best(avoid|lost, now)
+		if i < 0 && avoid != 0 {
+			i = p.best(lost, now)
+		}
+		if i < 0 {
+			return -1, false
+		}
+		if ok, probe := p.targets[i].br.admit(now, &p.outlier); ok {
+			return i, probe
+		}
+		lost |= bit(i)
 	}
-	start := rand.IntN(n)
-	best := p.targets[start]
-	bestPending := best.Pending()
-	for i := 1; i < n; i++ {
-		t := p.targets[(start+i)%n]
-		if pending := t.Pending(); pending < bestPending {
-			best, bestPending = t, pending
+	return -1, false
+}
+
+// best returns the index of the available target outside skip with the
+// fewest requests in flight, starting at a random index so that ties go
+// anywhere; -1 when there is none. A full target (pending at its
+// connection cap) is only chosen when every other is as busy.
+func (p *Pool) best(skip uint64, now int64) int {
+	n := len(p.targets)
+	start := 0
+	if n > 1 {
+		start = rand.IntN(n)
+	}
+	best, bestPending := -1, int64(0)
+	for k := range n {
+		i := start + k
+		if i >= n {
+			i -= n
+		}
+		t := p.targets[i]
+		if skip&bit(i) != 0 || !t.available(now, &p.outlier) {
+			continue
+		}
+		if pending := t.Pending(); best < 0 || pending < bestPending {
+			best, bestPending = i, pending
 		}
 	}
 	return best
+}
+
+// bit is the mask bit of target index i; targets past the 64th share none,
+// so they are never avoided.
+func bit(i int) uint64 {
+	if i >= 64 {
+		return 0
+	}
+	return 1 << uint(i)
 }
