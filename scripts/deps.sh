@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# deps.sh: installs the tools some checks need, from Debian's packages, only
+# when they are missing (run as root).
+#
+#   scripts/deps.sh chromium   # headless Chromium, to render the HTML load-test reports
+#
+# Then, for example:
+#   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
+#     --window-size=1400,1800 file://$PWD/out/rehearsal/gateway.html
+set -euo pipefail
+
+need_apt() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: $1 is missing; run as root to install it (apt-get install -y $1)" >&2
+		exit 1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
+}
+
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium" >&2; exit 2; }
+for dep in "$@"; do
+	case $dep in
+	chromium)
+		[ -x /usr/bin/chromium ] || need_apt chromium
+		/usr/bin/chromium --version
+		;;
+	*)
+		echo "deps: unknown dependency $dep (have: chromium)" >&2
+		exit 2
+		;;
+	esac
+done
