@@ -13,6 +13,14 @@ run: build
 test: vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+## bench: Go benchmarks, then end-to-end figures against their targets (about 15 min)
+bench:
+	./scripts/bench.sh
+
+## rehearsal: the launch-day surge against the simulated issuer, directly and through the gateway (< 3 min)
+rehearsal:
+	GO=$(GO) ./scripts/rehearsal.sh
+
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 

@@ -10,6 +10,7 @@ import (
 
 	"shedgate/cache"
 	"shedgate/limiter"
+	"shedgate/upstream"
 )
 
 // operatorPage is the self-contained operator's page served at / on the
@@ -142,20 +143,28 @@ type RouteStatus struct {
 	Class    string `json:"class"`
 }
 
-// UpstreamStatus describes one upstream and its targets.
+// UpstreamStatus describes one upstream, its retry budget and its targets.
 type UpstreamStatus struct {
-	Name      string         `json:"name"`
-	TimeoutMs int64          `json:"timeout_ms"`
-	Targets   []TargetStatus `json:"targets"`
+	Name           string         `json:"name"`
+	TimeoutMs      int64          `json:"timeout_ms"`
+	Retries        uint64         `json:"retries"`
+	RetriesRefused uint64         `json:"retries_refused"`
+	RetryBudget    float64        `json:"retry_budget_left"`
+	Unavailable    uint64         `json:"unavailable"`
+	Targets        []TargetStatus `json:"targets"`
 }
 
-// TargetStatus holds one target's live figures.
+// TargetStatus holds one target's live figures: state is healthy,
+// unhealthy (active checks), ejected (breaker open) or half-open.
 type TargetStatus struct {
-	Addr     string `json:"addr"`
-	InFlight int64  `json:"in_flight"`
-	Conns    int    `json:"conns"`
-	Requests uint64 `json:"requests"`
-	Failures uint64 `json:"failures"`
+	Addr      string `json:"addr"`
+	State     string `json:"state"`
+	Breaker   string `json:"breaker"`
+	InFlight  int64  `json:"in_flight"`
+	Conns     int    `json:"conns"`
+	Requests  uint64 `json:"requests"`
+	Failures  uint64 `json:"failures"`
+	Ejections uint64 `json:"ejections"`
 }
 
 // Status returns the gateway's current status.
@@ -184,11 +193,14 @@ func (g *Gateway) Status() Status {
 	}
 	for _, name := range st.cfg.UpstreamNames() {
 		p := st.pools[name]
-		us := UpstreamStatus{Name: name, TimeoutMs: p.Timeout().Milliseconds()}
-		for _, t := range p.Targets() {
+		var ps upstream.PoolStats
+		p.Stats(&ps)
+		us := UpstreamStatus{Name: name, TimeoutMs: p.Timeout().Milliseconds(), Retries: ps.Retries,
+			RetriesRefused: ps.RetriesRefused, RetryBudget: ps.RetryBudget, Unavailable: ps.Unavailable}
+		for _, t := range ps.Targets {
 			us.Targets = append(us.Targets, TargetStatus{
-				Addr: t.Addr(), InFlight: t.Pending(), Conns: t.Conns(),
-				Requests: t.Requests(), Failures: t.Failures(),
+				Addr: t.Addr, State: t.State.String(), Breaker: t.Breaker.String(), InFlight: t.InFlight,
+				Conns: t.Conns, Requests: t.Requests, Failures: t.Failures, Ejections: t.Ejections,
 			})
 		}
 		s.Upstreams = append(s.Upstreams, us)

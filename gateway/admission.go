@@ -75,11 +75,12 @@ func (g *Gateway) admit(rt *route, deadline time.Time) (limiter.Token, error) {
 	return tok, nil
 }
 
-// doAdmitted sends req under an admitted token and feeds the round trip
-// and its outcome back to the adaptive limit.
+// doAdmitted sends req under an admitted token, retrying only if the route
+// is idempotent (and within the upstream's retry budget), and feeds the
+// round trip and its outcome back to the adaptive limit.
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	start := time.Now()
-	err := rt.pool.Do(req, resp, deadline)
+	err := rt.pool.DoRetry(req, resp, deadline, rt.cfg.Idempotent)
 	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
 	return err
 }

@@ -66,7 +66,9 @@ type Gateway struct {
 	server *fasthttp.Server
 	admin  *fasthttp.Server
 	lns    listeners
-	reload reloader
+	// lastPauseLog throttles the log of accept pauses (Unix nanoseconds).
+	lastPauseLog atomic.Int64
+	reload       reloader
 }
 
 // state is everything derived from one config version. Each request runs
@@ -90,10 +92,12 @@ func (st *state) route(name string) *route {
 	return nil
 }
 
-// registerPools exposes st's upstream targets in metrics.
-func (g *Gateway) registerPools(st *state) {
+// startPools exposes st's upstream targets in metrics and starts their
+// health checks. It is called once st is in use.
+func (g *Gateway) startPools(st *state) {
 	for _, p := range st.pools {
 		g.metrics.registerPool(p)
+		p.Start()
 	}
 }
 
@@ -181,7 +185,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.state.Store(st)
-	g.registerPools(st)
+	g.startPools(st)
 	g.reload.load = opts.Load
 	if g.reload.load == nil {
 		path := cfg.Path
@@ -240,6 +244,8 @@ func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state
 		}
 		p, err := upstream.NewPoolFrom(prevPool, upstream.Config{
 			Name: name, Targets: u.Targets, Timeout: u.Timeout, MaxConnsPerTarget: u.MaxConnsPerTarget,
+			Health: upstream.Health(u.Health), Outlier: upstream.Outlier(u.Outlier),
+			Retry: upstream.Retry(u.Retry), DeadlineHeader: u.DeadlineHeader,
 		})
 		if err != nil {
 			return nil, err

@@ -94,16 +94,33 @@ var targetGauges = []struct {
 	{"gateway_upstream_conns", func(t *upstream.Target) float64 { return float64(t.Conns()) }},
 	{"gateway_upstream_requests_total", func(t *upstream.Target) float64 { return float64(t.Requests()) }},
 	{"gateway_upstream_failures_total", func(t *upstream.Target) float64 { return float64(t.Failures()) }},
+	{"gateway_upstream_ejections_total", func(t *upstream.Target) float64 { return float64(t.Ejections()) }},
+	{"gateway_upstream_healthy", func(t *upstream.Target) float64 {
+		if t.Healthy() && t.Breaker() == upstream.BreakerClosed {
+			return 1
+		}
+		return 0
+	}},
 }
 
 func targetLabels(pool string, t *upstream.Target) string {
 	return fmt.Sprintf(`{upstream=%q,target=%q}`, pool, t.Addr())
 }
 
-// registerPool exposes a pool's per-target figures. A target that replaces
-// one with the same address (new settings after a reload) takes over its
-// series.
+// registerPool exposes a pool's retry figures and per-target figures. A
+// target that replaces one with the same address (new settings after a
+// reload) takes over its series.
 func (r *metricsRegistry) registerPool(p *upstream.Pool) {
+	pl := fmt.Sprintf(`{upstream=%q}`, p.Name())
+	for name, read := range map[string]func() float64{
+		"gateway_upstream_retries_total":         func() float64 { return float64(p.Retries()) },
+		"gateway_upstream_retries_refused_total": func() float64 { return float64(p.RetriesRefused()) },
+		"gateway_upstream_retry_budget_left":     p.RetryBudget,
+		"gateway_upstream_unavailable_total":     func() float64 { return float64(p.Unavailable()) },
+	} {
+		r.set.UnregisterMetric(name + pl)
+		r.set.NewGauge(name+pl, read)
+	}
 	for _, t := range p.Targets() {
 		labels := targetLabels(p.Name(), t)
 		for _, gauge := range targetGauges {

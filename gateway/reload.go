@@ -75,7 +75,7 @@ func (g *Gateway) Reload(why string) error {
 		return err
 	}
 	g.state.Store(next)
-	g.registerPools(next)
+	g.startPools(next)
 	r.reloads.Add(1)
 	g.retire(cur, next)
 	if cfg.Server.MaxHeaderBytes != cur.cfg.Server.MaxHeaderBytes {
@@ -89,10 +89,13 @@ func (g *Gateway) Reload(why string) error {
 
 const reasonWatch = "file changed"
 
-// retire drains the targets the new state no longer uses, in the
-// background: their in-flight requests finish, then idle connections close.
+// retire stops the previous pools' health checks (targets that stay keep
+// theirs, in the new pools) and drains the targets the new state no longer
+// uses, in the background: their in-flight requests finish, then idle
+// connections close.
 func (g *Gateway) retire(prev, next *state) {
 	for name, p := range prev.pools {
+		p.Stop()
 		np := next.pools[name]
 		for _, t := range upstream.Retired(p, np) {
 			if np.Target(t.Addr()) == nil { // else its replacement took over its series

@@ -7,8 +7,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"shedgate/internal/listener"
 )
 
 // boundListener is a listener the gateway serves on, with the address it
@@ -60,7 +64,9 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 }
 
 func (g *Gateway) serveOn(s *fasthttp.Server, ln net.Listener, configured string) *boundListener {
-	bl := &boundListener{Listener: ln, configured: configured}
+	// Out of descriptors under a surge, the gateway pauses accepting;
+	// fasthttp alone would end Serve, and the process with it.
+	bl := &boundListener{Listener: &listener.Listener{Listener: ln, OnPause: g.acceptPaused}, configured: configured}
 	go func() {
 		err := s.Serve(bl)
 		if err != nil && !bl.retired.Load() && !g.draining.Load() {
@@ -71,6 +77,14 @@ func (g *Gateway) serveOn(s *fasthttp.Server, ln net.Listener, configured string
 		}
 	}()
 	return bl
+}
+
+// acceptPaused logs, at most once a second, that accepting is paused.
+func (g *Gateway) acceptPaused(err error, pause time.Duration) {
+	if now := time.Now().UnixNano(); now-g.lastPauseLog.Load() > int64(time.Second) {
+		g.lastPauseLog.Store(now)
+		g.log.Warn("accept paused: out of file descriptors", zap.Error(err), zap.Duration("pause", pause))
+	}
 }
 
 // rebind moves the listeners whose configured address changed: the new one
@@ -121,6 +135,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	err := g.server.ShutdownWithContext(ctx)
 	close(g.stop)
+	for _, p := range g.state.Load().pools {
+		p.Stop()
+	}
 	if g.state.Load().cfg.Cache.PersistPath != "" {
 		g.saveCache("drain")
 	}

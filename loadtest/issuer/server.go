@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"shedgate/internal/listener"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -98,7 +99,9 @@ func (s *Issuer) goServe(srv *fasthttp.Server, ln net.Listener, done chan struct
 		if done != nil {
 			defer close(done)
 		}
-		if err := srv.Serve(ln); err != nil {
+		// Out of descriptors under a surge, a real backend slows down; it
+		// does not exit: keep accepting once descriptors free up.
+		if err := srv.Serve(&listener.Listener{Listener: ln}); err != nil {
 			select {
 			case s.srv.errc <- fmt.Errorf("issuer: serve %s: %w", ln.Addr(), err):
 			default:
