@@ -99,7 +99,7 @@ start_issuer issuer-gateway
 sed -E "s/127\.0\.0\.1:9000/$ISSUER/g" configs/gateway.yaml >"$tmp/gateway.yaml"
 grep -q "$ISSUER" "$tmp/gateway.yaml" || { echo "rehearsal: configs/gateway.yaml names no 127.0.0.1:9000 target to replace" >&2; exit 1; }
 start gateway bin/gateway -config "$tmp/gateway.yaml" -listen 127.0.0.1:0 -admin-listen 127.0.0.1:0
-GATEWAY=$ADDR
+GATEWAY=$ADDR GATEWAY_ADMIN=$ADMIN
 for _ in $(seq 50); do
 	curl -fsS -o /dev/null "http://$ADMIN/readyz" 2>/dev/null && break
 	sleep 0.1
@@ -110,6 +110,7 @@ bin/loadtest -target "http://$GATEWAY" -issuer-admin "$ISSUER_ADMIN" -max-inflig
 	-report "$OUT/gateway.json" -html "$OUT/gateway.html" "$SCENARIO" >"$OUT/gateway.txt" 2>"$OUT/loadtest-gateway.log" || rc=$?
 [ "$rc" -le 1 ] || { cat "$OUT/gateway.txt" "$OUT/loadtest-gateway.log"; exit 1; }
 issuer_stats "$OUT/gateway-issuer-stats.json"
+curl -fsS "http://$GATEWAY_ADMIN/status" >"$OUT/gateway-status.json" 2>/dev/null || true
 
 echo
 bin/loadtest -compare "$OUT/direct.json,$OUT/gateway.json" -labels "direct,via gateway" | tee "$OUT/compare.txt"
