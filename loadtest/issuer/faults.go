@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -18,6 +19,10 @@ type Faults struct {
 	// {"error":"injected"} after their service, without changing any state.
 	// Default 0.
 	ErrorRate float64
+	// ErrorStatus is the status of the injected errors, 500 to 599:
+	// 503 imitates a backend that refuses work, which a gateway may retry.
+	// Default 500 (0 means 500).
+	ErrorStatus int
 	// Latency is added to every request's service time (so it holds a
 	// worker). Default 0.
 	Latency time.Duration
@@ -37,6 +42,9 @@ func (f Faults) Validate() error {
 	if !(f.ErrorRate >= 0 && f.ErrorRate <= 1) {
 		return fmt.Errorf("issuer: error rate %v out of [0, 1]", f.ErrorRate)
 	}
+	if f.ErrorStatus != 0 && (f.ErrorStatus < 500 || f.ErrorStatus > 599) {
+		return fmt.Errorf("issuer: error status %d out of [500, 599]", f.ErrorStatus)
+	}
 	if f.Latency < 0 {
 		return fmt.Errorf("issuer: negative latency %v", f.Latency)
 	}
@@ -46,19 +54,21 @@ func (f Faults) Validate() error {
 // FaultsStatus is the JSON form of the current faults and worker count, as
 // GET /stats (under "faults") and POST /faults report them.
 type FaultsStatus struct {
-	ErrorRate float64 `json:"error_rate"`
-	Latency   string  `json:"latency"`
-	Hang      bool    `json:"hang"`
-	Outage    bool    `json:"outage"`
-	Workers   int     `json:"workers"`
+	ErrorRate   float64 `json:"error_rate"`
+	ErrorStatus int     `json:"error_status"`
+	Latency     string  `json:"latency"`
+	Hang        bool    `json:"hang"`
+	Outage      bool    `json:"outage"`
+	Workers     int     `json:"workers"`
 }
 
 // faultState holds the current faults; the request path reads them without
 // locking.
 type faultState struct {
-	errorRate atomic.Uint64 // math.Float64bits of Faults.ErrorRate
-	latency   atomic.Int64  // Faults.Latency
-	hang      atomic.Pointer[hangGate]
+	errorRate   atomic.Uint64 // math.Float64bits of Faults.ErrorRate
+	errorStatus atomic.Int64  // Faults.ErrorStatus
+	latency     atomic.Int64  // Faults.Latency
+	hang        atomic.Pointer[hangGate]
 
 	mu     sync.Mutex // serializes changes; guards outage
 	outage bool
@@ -95,10 +105,11 @@ func (s *Issuer) Faults() Faults {
 
 func (s *Issuer) faultsLocked() Faults {
 	return Faults{
-		ErrorRate: math.Float64frombits(s.faults.errorRate.Load()),
-		Latency:   time.Duration(s.faults.latency.Load()),
-		Hang:      s.faults.hang.Load() != nil,
-		Outage:    s.faults.outage,
+		ErrorRate:   math.Float64frombits(s.faults.errorRate.Load()),
+		ErrorStatus: int(s.faults.errorStatus.Load()),
+		Latency:     time.Duration(s.faults.latency.Load()),
+		Hang:        s.faults.hang.Load() != nil,
+		Outage:      s.faults.outage,
 	}
 }
 
@@ -117,6 +128,7 @@ func (s *Issuer) SetFaults(f Faults) error {
 
 func (s *Issuer) setFaultsLocked(f Faults) error {
 	s.faults.errorRate.Store(math.Float64bits(f.ErrorRate))
+	s.faults.errorStatus.Store(int64(f.ErrorStatus))
 	s.faults.latency.Store(int64(f.Latency))
 	s.faults.setHang(f.Hang)
 	if f.Outage == s.faults.outage {
@@ -131,11 +143,12 @@ func (s *Issuer) setFaultsLocked(f Faults) error {
 
 // faultsPatch is the body of POST /faults: any subset of the fields.
 type faultsPatch struct {
-	ErrorRate *float64 `json:"error_rate"`
-	Latency   *string  `json:"latency"`
-	Hang      *bool    `json:"hang"`
-	Outage    *bool    `json:"outage"`
-	Workers   *int     `json:"workers"`
+	ErrorRate   *float64 `json:"error_rate"`
+	ErrorStatus *int     `json:"error_status"`
+	Latency     *string  `json:"latency"`
+	Hang        *bool    `json:"hang"`
+	Outage      *bool    `json:"outage"`
+	Workers     *int     `json:"workers"`
 }
 
 // errBadPatch marks a POST /faults body that must be answered 400.
@@ -167,6 +180,9 @@ func (s *Issuer) applyFaultsPatch(p faultsPatch) error {
 	if p.ErrorRate != nil {
 		f.ErrorRate = *p.ErrorRate
 	}
+	if p.ErrorStatus != nil {
+		f.ErrorStatus = *p.ErrorStatus
+	}
 	if p.Latency != nil {
 		d, err := time.ParseDuration(*p.Latency)
 		if err != nil {
@@ -194,10 +210,19 @@ func (s *Issuer) faultsStatus() FaultsStatus {
 	f := s.Faults()
 	_, workers := s.pool.sizes()
 	return FaultsStatus{
-		ErrorRate: f.ErrorRate,
-		Latency:   f.Latency.String(),
-		Hang:      f.Hang,
-		Outage:    f.Outage,
-		Workers:   workers,
+		ErrorRate:   f.ErrorRate,
+		ErrorStatus: f.errorStatus(),
+		Latency:     f.Latency.String(),
+		Hang:        f.Hang,
+		Outage:      f.Outage,
+		Workers:     workers,
 	}
+}
+
+// errorStatus is the status injected errors are answered with.
+func (f Faults) errorStatus() int {
+	if f.ErrorStatus == 0 {
+		return fasthttp.StatusInternalServerError
+	}
+	return f.ErrorStatus
 }

@@ -27,7 +27,7 @@ func (s *Issuer) Handler(ctx *fasthttp.RequestCtx) {
 	}
 	if s.faults.injectError() {
 		s.stats.errorsInjected.Add(1)
-		writeError(ctx, fasthttp.StatusInternalServerError, "injected")
+		writeError(ctx, s.Faults().errorStatus(), "injected")
 	} else {
 		s.answer(ctx, r, dup)
 	}
