@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,10 +160,52 @@ func do(t *testing.T, method, url, body string, hdr ...string) (int, http.Header
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// loadResult counts a steady load's outcomes.
+// loadResult counts a steady load's outcomes and keeps each request's.
 type loadResult struct {
 	sent, ok, shed, errors, resets atomic.Int64
 	firstError                     atomic.Value
+
+	mu      sync.Mutex // guards samples
+	samples []loadSample
+}
+
+// loadSample is one request: when it was sent (since the load began), how
+// long it took, and its status (0: no answer).
+type loadSample struct {
+	at, took time.Duration
+	status   int
+}
+
+func (r *loadResult) record(at, took time.Duration, status int) {
+	r.mu.Lock()
+	r.samples = append(r.samples, loadSample{at, took, status})
+	r.mu.Unlock()
+}
+
+// failures returns the samples that got no answer or a 5xx other than 503.
+func (r *loadResult) failures() []loadSample {
+	var out []loadSample
+	for _, s := range r.samples {
+		if s.status == 0 || (s.status >= 500 && s.status != 503) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// p99Between is the p99 latency of the requests sent in [from, to).
+func (r *loadResult) p99Between(from, to time.Duration) time.Duration {
+	var ds []time.Duration
+	for _, s := range r.samples {
+		if s.at >= from && s.at < to {
+			ds = append(ds, s.took)
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)*99/100]
 }
 
 func (r *loadResult) String() string {
@@ -192,8 +235,17 @@ func steadyLoad(t *testing.T, rps int, d time.Duration, next func(i int) (string
 		res.sent.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := time.Now()
 			req, _ := http.NewRequest(method, url, strings.NewReader(body))
+			if body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
 			resp, err := client.Do(req)
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+			}
+			defer func() { res.record(sent.Sub(start), time.Since(sent), status) }()
 			if err != nil {
 				if strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF") {
 					res.resets.Add(1)

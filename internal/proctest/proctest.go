@@ -169,6 +169,22 @@ func (p *Proc) RSS(t testing.TB) int64 {
 	return 0
 }
 
+// CPUTime returns the CPU time the process has used so far (user and
+// system), from /proc (clock ticks of 10 ms).
+func (p *Proc) CPUTime(t testing.TB) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("read stat of pid %d: %v", p.cmd.Process.Pid, err)
+	}
+	// Fields after the command name (which may hold spaces) start at ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime) //nolint:errcheck
+	fmt.Sscan(f[12], &stime) //nolint:errcheck
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // Stderr returns what the process wrote to stderr so far.
 func (p *Proc) Stderr() string { return p.stderr.String() }
 
