@@ -180,6 +180,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	}
 	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)
 	g.metrics.set.RegisterMetricsWriter(g.writeLimiterMetrics)
+	g.metrics.set.RegisterMetricsWriter(g.writeReloadMetrics)
 	st, err := g.compile(cfg, 1, nil)
 	if err != nil {
 		return nil, err

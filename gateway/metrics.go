@@ -205,3 +205,10 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 		}
 	}
 }
+
+// writeReloadMetrics writes the config version in force and the reloads.
+func (g *Gateway) writeReloadMetrics(w io.Writer) {
+	metrics.WriteGaugeUint64(w, "gateway_config_version", uint64(g.state.Load().version))
+	metrics.WriteCounterUint64(w, "gateway_config_reloads_total", g.reload.reloads.Load())
+	metrics.WriteCounterUint64(w, "gateway_config_reload_failures_total", g.reload.failures.Load())
+}

@@ -170,6 +170,9 @@ func TestInvalidReloadRefused(t *testing.T) {
 		if s, _, _ := do(t, "GET", gw.url("/v1/codes/"+seniorID), ""); s != 200 {
 			t.Fatalf("%s: GET after the refused reload: %d; want 200", name, s)
 		}
+		if _, _, m := do(t, "GET", gw.admin("/metrics"), ""); !strings.Contains(m, "gateway_config_reload_failures_total ") {
+			t.Fatalf("%s: no reload failure counter in /metrics", name)
+		}
 		st := gw.status(t)
 		if st.Config.Version != before.Version || st.Config.Hash != before.Hash || !re.MatchString(st.Reload.LastError) {
 			t.Fatalf("%s: status version %d hash %.8s last error %q; want the old version and the error",

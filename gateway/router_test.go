@@ -73,6 +73,7 @@ func TestRouterLookup(t *testing.T) {
 }
 
 func TestRouterLookupAllocatesNothing(t *testing.T) {
+	skipUnderRace(t)
 	r := testRouter(t)
 	method, path := []byte("GET"), []byte("/v1/codes/a/relatives/110105201003071239")
 	var m match
