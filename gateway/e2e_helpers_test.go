@@ -70,6 +70,13 @@ type gatewayProc struct{ *proctest.Proc }
 func (p gatewayProc) url(path string) string   { return "http://" + p.Addrs[0] + path }
 func (p gatewayProc) admin(path string) string { return "http://" + p.Addrs[1] + path }
 
+// shippedClasses are the priority classes of configs/gateway.yaml.
+const shippedClasses = `
+    - {name: critical, max_queue: 2000, max_wait: 1s}
+    - {name: high,     max_queue: 2000, max_wait: 500ms}
+    - {name: normal,   max_queue: 1000, max_wait: 200ms}
+    - {name: low,      max_queue: 200,  max_wait: 100ms}`
+
 // gatewayConfig is a config for one upstream "issuer" at target, with the
 // shipped config's routes; extra is appended under server:.
 func gatewayConfig(target, server, upstreamExtra string) string {
@@ -82,11 +89,7 @@ upstreams:
     targets: ["%s"]
 %s
 limiter:
-  classes:
-    - {name: critical, max_queue: 2000, max_wait: 1s}
-    - {name: high,     max_queue: 2000, max_wait: 500ms}
-    - {name: normal,   max_queue: 1000, max_wait: 200ms}
-    - {name: low,      max_queue: 200,  max_wait: 100ms}
+  classes:%s
 routes:
   - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"}
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}"}
@@ -96,7 +99,7 @@ routes:
   - {name: health, method: GET, path: "/v1/health/{id}", upstream: issuer, class: high, key: "{id}"}
   - {name: checkin, method: POST, path: "/v1/venues/{venue}/checkins", upstream: issuer, class: high}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, server, target, upstreamExtra)
+`, server, target, upstreamExtra, shippedClasses)
 }
 
 func startGateway(t *testing.T, config string) gatewayProc {

@@ -17,11 +17,7 @@ import (
 // reloadConfig is a config in two variants that differ in classes, limits
 // and the code route's class, with the given upstream targets.
 func reloadConfig(targets []string, variantB bool) string {
-	classes := `
-    - {name: critical, max_queue: 2000, max_wait: 1s}
-    - {name: high,     max_queue: 2000, max_wait: 500ms}
-    - {name: normal,   max_queue: 1000, max_wait: 200ms}
-    - {name: low,      max_queue: 200,  max_wait: 100ms}`
+	classes := shippedClasses
 	limits, codeClass := "initial_limit: 20\n  max_limit: 1000", "normal"
 	if variantB {
 		classes += `

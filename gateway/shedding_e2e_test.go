@@ -31,17 +31,13 @@ limiter:
   initial_limit: %d
   min_limit: 1
   max_limit: 150
-  classes:
-    - {name: critical, max_queue: 2000, max_wait: 1s}
-    - {name: high,     max_queue: 2000, max_wait: 500ms}
-    - {name: normal,   max_queue: 1000, max_wait: 200ms}
-    - {name: low,      max_queue: 200,  max_wait: 100ms}
+  classes:%s
 routes:
   - {name: scan, method: POST, path: /v1/scans, upstream: issuer, class: critical}
   - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"%s}
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}"}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, target, initial, perKey)
+`, target, initial, shippedClasses, perKey)
 }
 
 // runLoadtest runs the real harness on scenario against target and
