@@ -16,6 +16,12 @@ type class struct {
 	lifoAfter atomic.Int64 // ns
 	depth     atomic.Int64 // waiters queued; written under Limiter.mu
 	since     atomic.Int64 // UnixNano when the queue last became non-empty; 0 while empty
+	// stoodUntil (UnixNano): a standing queue that empties stays standing
+	// for lifoAfter more, so that in a sustained overload, where its 2 ms
+	// waits keep emptying it, it does not fall back to FIFO and full waits
+	// every few milliseconds (each such relapse queued a batch of requests
+	// that LIFO then starved until their MaxWait: slow rejections).
+	stoodUntil atomic.Int64
 
 	head, tail *waiter // oldest first; guarded by Limiter.mu
 
@@ -44,10 +50,11 @@ func (k *class) reject(r Reason) Reason {
 	return r
 }
 
-// standing reports whether the queue has not emptied for lifoAfter.
+// standing reports whether the queue has not emptied for lifoAfter, or
+// stood less than lifoAfter ago.
 func (k *class) standing(now int64) bool {
 	s := k.since.Load()
-	return s != 0 && now-s > k.lifoAfter.Load()
+	return s != 0 && now-s > k.lifoAfter.Load() || now < k.stoodUntil.Load()
 }
 
 // classSet is the immutable list of classes, highest priority first;
@@ -269,6 +276,9 @@ func (l *Limiter) finish(w *waiter, r Reason, now time.Time) {
 	}
 	w.prev, w.next, w.queued = nil, nil, false
 	if k.depth.Add(-1) == 0 {
+		if ns := now.UnixNano(); k.standing(ns) {
+			k.stoodUntil.Store(ns + k.lifoAfter.Load())
+		}
 		k.since.Store(0)
 	}
 	l.waiting.Add(-1)

@@ -474,3 +474,25 @@ func TestQueueRejectsWhatWouldOutwait(t *testing.T) {
 		h.expect(name, ReasonNone).Release(0, OutcomeIgnore)
 	}
 }
+
+// A standing queue that empties stays standing for LIFOAfter: a request
+// arriving just after still waits only OverloadWait.
+func TestStandingOutlastsAnEmptyMoment(t *testing.T) {
+	h := newQH(t, 1, critical, normal)
+	tok := h.hold(0)
+	h.start("old", 1, time.Time{})
+	h.clk.Advance(150 * time.Millisecond) // standing
+	tok.Release(0, OutcomeIgnore)
+	tok = h.expect("old", ReasonNone) // the queue is empty again
+	h.clk.Advance(50 * time.Millisecond)
+	h.start("new", 1, time.Time{})
+	waitFor(t, "new queued", func() bool { return h.l.waiting.Load() == 1 })
+	h.clk.Advance(2 * time.Millisecond)
+	h.expect("new", ReasonTimeout)
+	h.clk.Advance(200 * time.Millisecond) // long after: FIFO and full waits again
+	h.start("later", 1, time.Time{})
+	waitFor(t, "later queued", func() bool { return h.l.waiting.Load() == 1 })
+	h.clk.Advance(50 * time.Millisecond)
+	tok.Release(0, OutcomeIgnore)
+	h.expect("later", ReasonNone).Release(0, OutcomeIgnore)
+}
