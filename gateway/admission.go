@@ -7,7 +7,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"shedgate/cache"
 	"shedgate/configs"
 	"shedgate/limiter"
 	"shedgate/upstream"
@@ -106,9 +105,7 @@ func outcomeOf(err error, status int) limiter.Outcome {
 // with Retry-After and a small JSON body. It allocates nothing.
 func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, status, retryAfter int) {
 	sc.rejected = true
-	if sc.lookup == cache.Stale {
-		g.cache.CountStaleServed()
-		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
+	if g.serveStale(ctx, sc) {
 		return
 	}
 	n := clampRetryAfter(retryAfter)

@@ -156,3 +156,42 @@ func skipUnderRace(t *testing.T) {
 		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
 	}
 }
+
+// TestShedServesStaleCopy: a request that admission sheds is answered from
+// a stale cached copy when one exists, instead of 503.
+func TestShedServesStaleCopy(t *testing.T) {
+	g := newTestGateway(t, `
+upstreams:
+  issuer: {targets: ["127.0.0.1:1"]}
+limiter:
+  initial_limit: 1
+  min_limit: 1
+  classes: [{name: normal, max_queue: 0}]
+routes:
+  - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}",
+     cache: {ttl: upstream, stale_for: 1h}}
+`)
+	if _, reason := g.limiter.Acquire(0, time.Time{}); reason != 0 {
+		t.Fatalf("could not take the only slot: %v", reason)
+	}
+	now := time.Now()
+	stale := &cache.Entry{Status: 200, StoredAt: now.Add(-2 * time.Minute).UnixNano(),
+		FreshUntil: now.Add(-time.Minute).UnixNano(), StaleUntil: now.Add(time.Hour).UnixNano(), Body: []byte(`{"code":"old"}`)}
+	g.cache.Set(nil, []byte("code\x00A1"), stale)
+
+	ctx := requestCtx("GET", "/v1/codes/A1", "")
+	g.handle(ctx)
+	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Header.Peek(headerXCache)) != "STALE" ||
+		string(ctx.Response.Body()) != `{"code":"old"}` {
+		t.Fatalf("shed with a stale copy: %d X-Cache %q %q; want 200 STALE with the copy",
+			ctx.Response.StatusCode(), ctx.Response.Header.Peek(headerXCache), ctx.Response.Body())
+	}
+	if age := string(ctx.Response.Header.Peek("Age")); age != "120" {
+		t.Fatalf("Age %q; want 120", age)
+	}
+	ctx = requestCtx("GET", "/v1/codes/B2", "")
+	g.handle(ctx)
+	if ctx.Response.StatusCode() != 503 || len(ctx.Response.Header.Peek("Retry-After")) == 0 {
+		t.Fatalf("shed without a copy: %d; want 503 with Retry-After", ctx.Response.StatusCode())
+	}
+}

@@ -101,14 +101,24 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	case shed:
 		g.reject(ctx, rt, sc, fasthttp.StatusServiceUnavailable, g.limiter.RetryAfter(rt.classIdx))
 	case failed && sc.lookup == cache.Stale:
-		g.cache.CountStaleServed()
-		writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
+		g.serveStale(ctx, sc)
 	case err != nil:
 		g.writeFetchError(ctx, rt, err)
 	case len(rt.invalidates) > 0 && ctx.Response.StatusCode()/100 == 2:
 		g.invalidate(rt, sc)
 	}
 	g.finish(ctx, rt, sc, start)
+}
+
+// serveStale answers from the stale entry the cache lookup found, if it
+// found one, and reports whether it did.
+func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
+	if sc.lookup != cache.Stale {
+		return false
+	}
+	g.cache.CountStaleServed()
+	writeEntry(ctx, &sc.entry, "STALE", g.cache.Now(), sc)
+	return true
 }
 
 // fetchShared answers through an entry that other requests may share: a
