@@ -105,13 +105,16 @@ type CacheStatus struct {
 
 // LimiterStatus is the admission part of /status.
 type LimiterStatus struct {
-	Limit     int           `json:"limit"`
-	InFlight  int           `json:"in_flight"`
-	Probing   bool          `json:"probing"`
-	MinRTTMs  float64       `json:"min_rtt_ms"`
-	P90RTTMs  float64       `json:"p90_rtt_ms"`
-	DrainRate float64       `json:"drain_rate"`
-	Classes   []ClassStatus `json:"classes"`
+	Limit     int     `json:"limit"`
+	InFlight  int     `json:"in_flight"`
+	Probing   bool    `json:"probing"`
+	MinRTTMs  float64 `json:"min_rtt_ms"`
+	P90RTTMs  float64 `json:"p90_rtt_ms"`
+	DrainRate float64 `json:"drain_rate"`
+	// SchedLagMs is how late a runnable goroutine gets a CPU here,
+	// subtracted from round trips before they reach the limiter.
+	SchedLagMs float64       `json:"sched_lag_ms"`
+	Classes    []ClassStatus `json:"classes"`
 }
 
 // ClassStatus is one priority class: its queue, admissions and
@@ -231,7 +234,7 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	g.limiter.Stats(&ls)
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
-		MinRTTMs: ms(ls.MinRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate,
+		MinRTTMs: ms(ls.MinRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate, SchedLagMs: ms(g.lag.current()),
 	}
 	for _, c := range ls.Classes {
 		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,

@@ -80,7 +80,7 @@ func (g *Gateway) admit(rt *route, deadline time.Time) (limiter.Token, error) {
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	start := time.Now()
 	err := rt.pool.DoRetry(req, resp, deadline, rt.cfg.Idempotent)
-	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
+	tok.Release(g.lag.adjust(time.Since(start)), outcomeOf(err, resp.StatusCode()))
 	return err
 }
 

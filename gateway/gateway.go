@@ -59,6 +59,7 @@ type Gateway struct {
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
 	outcomes  outcomes
+	lag       schedLag
 	draining  atomic.Bool
 	stop      chan struct{} // closed by Shutdown
 	started   time.Time
