@@ -5,22 +5,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"shedgate/internal/fakeclock"
 )
 
-// fakeClock is a settable clock for tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newTestCache(t *testing.T, clock *fakeClock, path string) *Cache {
+func newTestCache(t *testing.T, clock *fakeclock.Clock, path string) *Cache {
 	t.Helper()
 	c, err := New(Config{MaxBytes: 32 << 20, PersistPath: path, Now: clock.Now})
 	if err != nil {
@@ -42,7 +33,7 @@ func entryFor(now time.Time, p Policy, cc, body string) *Entry {
 }
 
 func TestEntryRoundTrip(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	c := newTestCache(t, clock, "")
 	in := entryFor(clock.Now(), Policy{}, "max-age=60", `{"code":"v1.a.b"}`)
 	c.Set(nil, []byte("code\x00id-1"), in)
@@ -70,7 +61,7 @@ func TestEntryRoundTrip(t *testing.T) {
 // TestNeverFreshPastTTLNorStalePastWindow walks an entry through its life
 // with an injected clock, one nanosecond either side of each boundary.
 func TestNeverFreshPastTTLNorStalePastWindow(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	c := newTestCache(t, clock, "")
 	key := []byte("code\x00k")
 	c.Set(nil, key, entryFor(clock.Now(), Policy{StaleFor: time.Hour}, "max-age=30", "x"))
@@ -126,7 +117,7 @@ func TestLifetime(t *testing.T) {
 }
 
 func TestOversizeEntrySkippedAndCounted(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	c := newTestCache(t, clock, "")
 	big := entryFor(clock.Now(), Policy{}, "max-age=60", strings.Repeat("a", 70_000))
 	c.Set(nil, []byte("big"), big)
@@ -148,7 +139,7 @@ func TestOversizeEntrySkippedAndCounted(t *testing.T) {
 }
 
 func TestPersistenceSurvivesRestart(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	dir := filepath.Join(t.TempDir(), "cache")
 	c := newTestCache(t, clock, dir)
 	for i := range 1000 {
@@ -174,7 +165,7 @@ func TestPersistenceSurvivesRestart(t *testing.T) {
 }
 
 func TestDelInvalidates(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	c := newTestCache(t, clock, "")
 	c.Set(nil, []byte("k"), entryFor(clock.Now(), Policy{StaleFor: time.Hour}, "max-age=60", "old"))
 	c.Del([]byte("k"))
@@ -185,7 +176,7 @@ func TestDelInvalidates(t *testing.T) {
 }
 
 func TestGetAllocatesNothing(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	c := newTestCache(t, clock, "")
 	key := []byte("code\x00id")
 	c.Set(nil, key, entryFor(clock.Now(), Policy{}, "max-age=60", strings.Repeat("x", 300)))

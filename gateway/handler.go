@@ -183,9 +183,8 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp
 	if !ok || g.gens.load(ckey) != gen {
 		return
 	}
-	stored := *e
-	stored.FreshUntil, stored.StaleUntil = fresh.UnixNano(), stale.UnixNano()
-	g.cache.Set(nil, ckey, &stored)
+	e.FreshUntil, e.StaleUntil = fresh.UnixNano(), stale.UnixNano()
+	g.cache.Set(nil, ckey, e)
 }
 
 // forward sends a copy of the client's request to rt's upstream, once

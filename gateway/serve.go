@@ -117,17 +117,6 @@ func (g *Gateway) rebind(listen, adminListen string) error {
 	return move(&g.lns.admin, g.admin, adminListen)
 }
 
-// Addrs returns the addresses the gateway serves on now (request path,
-// admin), or empty strings before Serve.
-func (g *Gateway) Addrs() (string, string) {
-	g.lns.mu.Lock()
-	defer g.lns.mu.Unlock()
-	if g.lns.main == nil {
-		return "", ""
-	}
-	return g.lns.main.Addr().String(), g.lns.admin.Addr().String()
-}
-
 // Shutdown drains: /readyz turns 503, listeners close, in-flight requests
 // finish (idle keep-alive connections are closed), the cache is saved when
 // it has a persist path, then the admin listener closes. It returns ctx's

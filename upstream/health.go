@@ -34,33 +34,13 @@ type Health struct {
 	UnhealthyAfter int
 }
 
-func (h *Health) interval() time.Duration {
-	if h.Interval <= 0 {
-		return time.Second
-	}
-	return h.Interval
-}
+func (h *Health) interval() time.Duration { return orDefault(h.Interval, time.Second) }
 
-func (h *Health) timeout() time.Duration {
-	if h.Timeout <= 0 {
-		return 500 * time.Millisecond
-	}
-	return h.Timeout
-}
+func (h *Health) timeout() time.Duration { return orDefault(h.Timeout, 500*time.Millisecond) }
 
-func (h *Health) healthyAfter() int {
-	if h.HealthyAfter <= 0 {
-		return 2
-	}
-	return h.HealthyAfter
-}
+func (h *Health) healthyAfter() int { return orDefault(h.HealthyAfter, 2) }
 
-func (h *Health) unhealthyAfter() int {
-	if h.UnhealthyAfter <= 0 {
-		return 2
-	}
-	return h.UnhealthyAfter
-}
+func (h *Health) unhealthyAfter() int { return orDefault(h.UnhealthyAfter, 2) }
 
 // Start starts the health checkers of the pool's targets when Health.Path
 // is set. A target kept from a previous pool keeps its running checker and

@@ -43,40 +43,17 @@ type Outlier struct {
 
 func (o *Outlier) enabled() bool { return o.ConsecutiveFailures > 0 || o.FailureRatio > 0 }
 
-func (o *Outlier) minRequests() int64 {
-	if o.MinRequests <= 0 {
-		return 20
-	}
-	return int64(o.MinRequests)
-}
+func (o *Outlier) minRequests() int64 { return int64(orDefault(o.MinRequests, 20)) }
 
-func (o *Outlier) window() time.Duration {
-	if o.Window <= 0 {
-		return 10 * time.Second
-	}
-	return o.Window
-}
+func (o *Outlier) window() time.Duration { return orDefault(o.Window, 10*time.Second) }
 
-func (o *Outlier) baseEjection() time.Duration {
-	if o.BaseEjection <= 0 {
-		return time.Second
-	}
-	return o.BaseEjection
-}
+func (o *Outlier) baseEjection() time.Duration { return orDefault(o.BaseEjection, time.Second) }
 
 func (o *Outlier) maxEjection() time.Duration {
-	if o.MaxEjection <= 0 {
-		return 30 * time.Second
-	}
-	return max(o.MaxEjection, o.baseEjection())
+	return max(orDefault(o.MaxEjection, 30*time.Second), o.baseEjection())
 }
 
-func (o *Outlier) halfOpenProbes() int32 {
-	if o.HalfOpenProbes <= 0 {
-		return 3
-	}
-	return int32(o.HalfOpenProbes)
-}
+func (o *Outlier) halfOpenProbes() int32 { return int32(orDefault(o.HalfOpenProbes, 3)) }
 
 // bucketWidth is the span of one window bucket.
 func (o *Outlier) bucketWidth() time.Duration {

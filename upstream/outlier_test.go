@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"shedgate/internal/fakeclock"
 )
 
 // TestHangingTargetEjected makes one of two targets hang: no request
@@ -54,7 +56,7 @@ func TestHangingTargetEjected(t *testing.T) {
 // connection: Do answers ErrUnavailable at once and attempts nothing.
 func TestUnavailableDialsNothing(t *testing.T) {
 	addr, conns, _ := rawBackend(t, true)
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	p, _ := NewPool(Config{Name: "u", Targets: []string{addr}, Clock: clock.Now,
 		Outlier: Outlier{ConsecutiveFailures: 2, BaseEjection: time.Second, HalfOpenProbes: 1}})
 	for range 2 {
@@ -71,7 +73,7 @@ func TestUnavailableDialsNothing(t *testing.T) {
 	if got := conns.Load() - dials; got != 0 || p.Unavailable() != 1000 {
 		t.Fatalf("1000 requests to an ejected target: %d connections, %d counted unavailable; want 0 and 1000", got, p.Unavailable())
 	}
-	clock.Add(time.Second) // the ejection ends: one probe may go
+	clock.Advance(time.Second) // the ejection ends: one probe may go
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Add(1)
@@ -86,22 +88,4 @@ func TestUnavailableDialsNothing(t *testing.T) {
 	if ts := s.Targets[0]; ts.State != StateEjected || ts.Breaker != BreakerOpen || ts.Ejections != 2 || ts.Failures != 3 || ts.Requests != 3 {
 		t.Fatalf("stats %+v; want ejected, open, 2 ejections, 3 failures of 3 requests", ts)
 	}
-}
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }

@@ -82,19 +82,18 @@ type Config struct {
 	Clock func() time.Time
 }
 
-func (c *Config) timeout() time.Duration {
-	if c.Timeout <= 0 {
-		return 2 * time.Second
+// orDefault returns v when it is set (above zero; NaN is not), else def:
+// the zero value of a config field means its documented default.
+func orDefault[T int | float64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return c.Timeout
+	return def
 }
 
-func (c *Config) maxConns() int {
-	if c.MaxConnsPerTarget <= 0 {
-		return 1024
-	}
-	return c.MaxConnsPerTarget
-}
+func (c *Config) timeout() time.Duration { return orDefault(c.Timeout, 2*time.Second) }
+
+func (c *Config) maxConns() int { return orDefault(c.MaxConnsPerTarget, 1024) }
 
 // epoch anchors the package's clock readings: a moment is held as
 // nanoseconds since epoch, so that it fits an atomic int64.

@@ -21,26 +21,11 @@ type Retry struct {
 	MinPerSecond float64
 }
 
-func (r *Retry) attempts() int {
-	if r.Attempts <= 0 {
-		return 2
-	}
-	return r.Attempts
-}
+func (r *Retry) attempts() int { return orDefault(r.Attempts, 2) }
 
-func (r *Retry) budgetRatio() float64 {
-	if !(r.BudgetRatio > 0) {
-		return 0.1
-	}
-	return r.BudgetRatio
-}
+func (r *Retry) budgetRatio() float64 { return orDefault(r.BudgetRatio, 0.1) }
 
-func (r *Retry) minPerSecond() float64 {
-	if !(r.MinPerSecond > 0) {
-		return 3
-	}
-	return r.MinPerSecond
-}
+func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, 3) }
 
 // DoRetry sends req like Do and, when idempotent is true, tries it again
 // (on another target when one is available) after an attempt that got no

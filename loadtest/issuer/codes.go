@@ -83,17 +83,23 @@ func (s *codeStore) shard(id string) *codeShard {
 	return &s.shards[maphash.String(s.seed, id)%codeShards]
 }
 
+// entryLocked returns id's entry, creating an empty one; sh.mu is held.
+func (sh *codeShard) entryLocked(id string) *codeEntry {
+	e := sh.m[id]
+	if e == nil {
+		e = &codeEntry{reissueDay: -1}
+		sh.m[id] = e
+	}
+	return e
+}
+
 // get returns id's current code, issuing one when there is none or it
 // expired.
 func (s *codeStore) get(id string, now time.Time) code {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[id]
-	if e == nil {
-		e = &codeEntry{reissueDay: -1}
-		sh.m[id] = e
-	}
+	e := sh.entryLocked(id)
 	if e.Text == "" || !now.Before(e.ExpiresAt) {
 		s.issueLocked(e, id, now)
 	}
@@ -107,11 +113,7 @@ func (s *codeStore) reissue(id string, now time.Time) (code, error) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e := sh.m[id]
-	if e == nil {
-		e = &codeEntry{reissueDay: -1}
-		sh.m[id] = e
-	}
+	e := sh.entryLocked(id)
 	if e.reissueDay == day {
 		return code{}, errReissuedToday
 	}

@@ -7,31 +7,15 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"shedgate/internal/fakeclock"
 )
 
-// fakeClock is an injected clock for the domain rules.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns the injected clock of the domain rules' tests.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC))
 }
 
 // testIssuer is an Issuer served on loopback listeners.
@@ -39,11 +23,11 @@ type testIssuer struct {
 	*Issuer
 	addr      string // main listener host:port
 	adminAddr string
-	clock     *fakeClock
+	clock     *fakeclock.Clock
 	client    *http.Client
 }
 
-// startIssuer serves an issuer on 127.0.0.1:0. cfg.Now is a fresh fakeClock
+// startIssuer serves an issuer on 127.0.0.1:0. cfg.Now is a fresh fake clock
 // unless set; ServiceTime 0 is replaced by none, to keep tests fast.
 func startIssuer(t *testing.T, cfg Config) *testIssuer {
 	t.Helper()
