@@ -34,8 +34,10 @@ func (g *Gateway) WatchConfig() error {
 
 func (g *Gateway) watchLoop(w *fsnotify.Watcher) {
 	defer w.Close()
-	settle := time.NewTimer(time.Hour)
-	settle.Stop()
+	// One look right away: a change made between loading the config and
+	// watching its directory has no event of its own. An unchanged file
+	// does nothing.
+	settle := time.NewTimer(0)
 	for {
 		select {
 		case <-g.stop:

@@ -96,11 +96,9 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 		fmt.Fprintln(os.Stderr, "gateway: admin listen:", err)
 		return 1
 	}
-	// Tests and scripts read this line to learn the chosen ports.
-	fmt.Printf("gateway listening on %s admin %s\n", ln.Addr(), adminLn.Addr())
-	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.String("admin", adminLn.Addr().String()),
-		zap.String("config", cfg.Path), zap.String("config_hash", cfg.Hash))
-
+	// Signals and the watcher are in place before anyone can learn the
+	// ports: a SIGHUP sent on seeing the line below reloads rather than
+	// kills, and a file written after it is seen.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	errc := make(chan error, 1)
@@ -110,6 +108,10 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 			log.Warn("config changes will need SIGHUP or POST /reload", zap.Error(err))
 		}
 	}
+	// Tests and scripts read this line to learn the chosen ports.
+	fmt.Printf("gateway listening on %s admin %s\n", ln.Addr(), adminLn.Addr())
+	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.String("admin", adminLn.Addr().String()),
+		zap.String("config", cfg.Path), zap.String("config_hash", cfg.Hash))
 	for draining := false; !draining; {
 		select {
 		case err := <-errc:
