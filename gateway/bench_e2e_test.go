@@ -40,6 +40,25 @@ func figure(t *testing.T, name string, value float64, unit, target string, ok bo
 	fmt.Printf("FIGURE %-44s %10.2f %-4s target %-12s %s\n", name, value, unit, target, verdict)
 }
 
+// timing checks a measured duration against an issue's target. Under
+// make bench (SHEDGATE_BENCH=1) it prints the figure against the target.
+// In make test it fails only past loose: a bound that still tells the
+// behaviour apart (failing fast from waiting out a timeout, coming back
+// from staying away) but that a busy machine's scheduling does not cross.
+// Tight timing targets are figures, not pass marks of a unit test.
+func timing(t *testing.T, name string, got, target, loose time.Duration) {
+	t.Helper()
+	if os.Getenv("SHEDGATE_BENCH") != "" {
+		figure(t, name, float64(got)/float64(time.Millisecond), "ms", "<= "+target.String(), got <= target)
+		return
+	}
+	if got > loose {
+		t.Errorf("%s: %v; target %v, and a busy machine explains no more than %v", name, got, target, loose)
+	} else if got > target {
+		t.Logf("%s: %v, over the target %v (a figure; make bench measures it)", name, got, target)
+	}
+}
+
 // mixScenario is the shed-10x request mix over the given phases.
 func mixScenario(t *testing.T, phases, actions string) string {
 	t.Helper()
