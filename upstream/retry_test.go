@@ -139,8 +139,11 @@ func TestAllTargetsDownFailsFast(t *testing.T) {
 	bound := int64(2 * (3 + 2*int(run/interval) + 3*int(run/(200*time.Millisecond))))
 	t.Logf("both targets down: %d calls in %v, %d answered ErrUnavailable at once (p99 %v, slowest %v); %d connections to the targets (bound %d)",
 		calls, run, unavailable, p99, slowest, dials, bound)
-	if p99 > time.Millisecond || slowest > 10*time.Millisecond {
-		t.Fatalf("ErrUnavailable took %v at p99, up to %v; want well under 10ms", p99, slowest)
+	// Microseconds on a quiet machine (logged above); the bound here only
+	// tells failing at once from waiting on a dial or the 1 s timeout, on
+	// a machine as busy as CI under -race may be.
+	if p99 > 20*time.Millisecond || slowest > 250*time.Millisecond {
+		t.Fatalf("ErrUnavailable took %v at p99, up to %v; want it at once, far below the 1s timeout", p99, slowest)
 	}
 	if unavailable < calls/2 {
 		t.Fatalf("%d of %d calls answered ErrUnavailable at once; want nearly all", unavailable, calls)
