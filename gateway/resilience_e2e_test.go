@@ -73,6 +73,14 @@ func TestTargetKilledAndBack(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		backAfter = time.Since(listening)
+		if back.served(t) == 0 {
+			// For the record: what the gateway thought of its targets.
+			_, _, body := do(t, "GET", gw.admin("/status"), "")
+			if i := strings.Index(body, `"upstreams"`); i >= 0 {
+				body = body[i:]
+			}
+			t.Logf("no traffic to the restarted target; gateway /status: %.2000s", body)
+		}
 	}()
 	killAt := 2 * time.Second
 	res := steadyLoad(t, 500, 8*time.Second, mixedLoad(gw, ids))

@@ -264,3 +264,42 @@ func TestControllerSharedBackend(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeSpacingAdapts: at a steady 10× C the probes confirm the limit
+// and their spacing grows to its cap (fewer halvings of the limit, each a
+// window at half capacity); when the backend's capacity halves, the
+// spacing is back to ProbeInterval at once and the limit follows.
+func TestProbeSpacingAdapts(t *testing.T) {
+	be := newModel(0.05)
+	s := newSim(t, 20, be)
+	s.run(5*time.Second, overload)
+	s.l.Stats(&s.stats)
+	startProbes := s.stats.Probes
+	p := s.run(90*time.Second, overload)
+	s.l.Stats(&s.stats)
+	steady := s.stats.Probes - startProbes
+	logPhase(t, "90s at 10× C", p, 0, simC, simService)
+	t.Logf("%d probes in 90s; spacing now %v (ProbeInterval 10s, cap 22.5s)", steady, s.stats.ProbeEvery)
+	if s.stats.ProbeEvery != 22500*time.Millisecond {
+		t.Errorf("steady overload: probe spacing %v; want it grown to its cap 22.5s", s.stats.ProbeEvery)
+	}
+	// 10 s spacing would probe about 9 times in 90 s.
+	if steady > 6 || steady < 3 {
+		t.Errorf("steady overload: %d probes in 90s; want 3..6 (spacing growing from 10s to 22.5s)", steady)
+	}
+	if got := p.rate() / simC; got < 0.95 {
+		t.Errorf("steady overload: served %.3f of C; want >= 0.95", got)
+	}
+
+	be.setWorkers(simWorkers/2, s.now)
+	p = s.run(2*time.Second, overload)
+	s.l.Stats(&s.stats)
+	t.Logf("capacity halved: spacing %v 2s after", s.stats.ProbeEvery)
+	if s.stats.ProbeEvery != 10*time.Second {
+		t.Errorf("capacity halved: probe spacing %v; want back to ProbeInterval (10s)", s.stats.ProbeEvery)
+	}
+	p = s.run(13*time.Second, overload)
+	if st := p.settle(9, 16); st < 0 || st > 3*time.Second {
+		t.Errorf("capacity halved: limit settled in [9, 16] %v into the last 13s; want at once (limits %v)", st, p.limits)
+	}
+}
