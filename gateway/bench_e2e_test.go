@@ -188,13 +188,15 @@ func TestBenchLimitDynamics(t *testing.T) {
 	do(t, "POST", is.admin()+"/stats/reset", "")
 
 	gw := startGateway(t, sheddingConfig(is.addr(), 120, ""))
-	// 6 s at 2x C teach the limit the issuer's concurrency (it starts 10x
-	// too high); "before" is then the learned limit, under 0.5x C.
-	phases := `  - {kind: constant, rate: 1000, duration: 6s}
+	// 20 s at 2x C teach the limit the issuer's concurrency (it starts 10x
+	// too high) and let it settle, as a minute at 10x lets it settle after;
+	// "before" is then the learned limit, under 0.5x C.
+	phases := `  - {kind: constant, rate: 1000, duration: 20s}
   - {kind: constant, rate: 250, duration: 10s}
   - {kind: step, rate: 2500, duration: 10s}
   - {kind: step, rate: 5000, duration: 60s}
   - {kind: step, rate: 250, duration: 60s}`
+	const surge = 30.0 // the 0.5x -> 5x step; 10x from surge+10 to surge+70
 	sampler := sampleLimit(t, gw)
 	rep := runLoadtest(t, mixScenario(t, phases, ""), "http://"+gw.Addrs[0], "http://"+is.addr())
 	samples := sampler.end()
@@ -202,13 +204,18 @@ func TestBenchLimitDynamics(t *testing.T) {
 	// by the harness's wall clock: the run ended WallS after its start.
 	offset := samples[len(samples)-1].t - rep.WallS
 	at := func(s float64) float64 { return offset + s }
+	var trace []string
+	for from := 0.0; from < surge+130; from += 10 {
+		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, at(from), at(from+10)))))
+	}
+	t.Logf("limit, median of each 10 s (outside probes): %s", strings.Join(trace, " "))
 
-	before := median(between(samples, at(11), at(16)))
-	final5x := median(between(samples, at(21), at(26)))
-	settle := settleTime(samples, at(16), at(26), final5x)
+	before := median(between(samples, at(surge-5), at(surge)))
+	final5x := median(between(samples, at(surge+5), at(surge+10)))
+	settle := settleTime(samples, at(surge), at(surge+10), final5x)
 	figure(t, "limit learned before the surge (0.5x C)", before, "", "", true)
 	figure(t, "limit settling time after 0.5x->5x step", settle, "s", "<= 2", settle <= 2)
-	after := median(between(samples, at(141), at(146)))
+	after := median(between(samples, at(surge+125), at(surge+130)))
 	figure(t, "limit a minute after the surge / before", after/before, "x", "0.8..1.2", after/before >= 0.8 && after/before <= 1.2)
 
 	scan := rep.Classes["scan"]
@@ -220,11 +227,11 @@ func TestBenchLimitDynamics(t *testing.T) {
 
 	recovered := math.NaN()
 	for _, s := range rep.Timeline {
-		if s.T < 86 {
+		if float64(s.T) < surge+70 {
 			continue
 		}
 		if s.Sent > 0 && s.OK == s.Sent {
-			recovered = float64(s.T - 86)
+			recovered = float64(s.T) - (surge + 70)
 			break
 		}
 	}
