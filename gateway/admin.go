@@ -105,16 +105,12 @@ type CacheStatus struct {
 
 // LimiterStatus is the admission part of /status.
 type LimiterStatus struct {
-	Limit    int  `json:"limit"`
-	InFlight int  `json:"in_flight"`
-	Probing  bool `json:"probing"`
-	// Probes counts the limiter's baseline probes; ProbeEveryS is their
-	// current spacing, longer while probes confirm the limit.
-	Probes      uint64  `json:"probes"`
-	ProbeEveryS float64 `json:"probe_every_s"`
-	MinRTTMs    float64 `json:"min_rtt_ms"`
-	P90RTTMs    float64 `json:"p90_rtt_ms"`
-	DrainRate   float64 `json:"drain_rate"`
+	Limit     int     `json:"limit"`
+	InFlight  int     `json:"in_flight"`
+	Probing   bool    `json:"probing"`
+	MinRTTMs  float64 `json:"min_rtt_ms"`
+	P90RTTMs  float64 `json:"p90_rtt_ms"`
+	DrainRate float64 `json:"drain_rate"`
 	// SchedLagMs is how late a runnable goroutine gets a CPU here,
 	// subtracted from round trips before they reach the limiter.
 	SchedLagMs float64       `json:"sched_lag_ms"`
@@ -238,7 +234,6 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	g.limiter.Stats(&ls)
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
-		Probes: ls.Probes, ProbeEveryS: ls.ProbeEvery.Seconds(),
 		MinRTTMs: ms(ls.MinRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate, SchedLagMs: ms(g.lag.current()),
 	}
 	for _, c := range ls.Classes {

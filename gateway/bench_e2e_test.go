@@ -284,6 +284,11 @@ func TestBenchCapacityHalves(t *testing.T) {
 	samples := sampler.end()
 	offset := samples[len(samples)-1].t - rep.WallS
 	at := func(s float64) float64 { return offset + s }
+	var trace []string
+	for from := 13.0; from < 30; from++ {
+		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, at(from), at(from+1)))))
+	}
+	t.Logf("limit, median of each second (outside probes): %s", strings.Join(trace, " "))
 	before := median(between(samples, at(10), at(15)))
 	after := median(between(samples, at(25), at(30)))
 	follow := settleTime(samples, at(15), at(30), after)

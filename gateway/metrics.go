@@ -192,8 +192,6 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_min_rtt_seconds", ls.MinRTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_p90_rtt_seconds", ls.P90RTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_rate", ls.DrainRate)
-	metrics.WriteCounterUint64(w, "gateway_limiter_probes_total", ls.Probes)
-	metrics.WriteGaugeFloat64(w, "gateway_limiter_probe_interval_seconds", ls.ProbeEvery.Seconds())
 	for _, c := range ls.Classes {
 		l := fmt.Sprintf(`{class=%q}`, c.Name)
 		metrics.WriteGaugeUint64(w, "gateway_limiter_queue_depth"+l, uint64(c.QueueDepth))

@@ -22,9 +22,6 @@ const (
 	rebaseImprove = 0.9
 	// cutSmoothing is the share of the gradient's cut applied per window.
 	cutSmoothing = 0.5
-	// probeConfirms: a probe whose limit lands within this factor of the
-	// limit before it confirmed the estimate.
-	probeConfirms = 0.8
 )
 
 // ctlConfig is the controller's part of Config, defaults applied.
@@ -80,11 +77,9 @@ type controller struct {
 
 	windows int // windows completed since init
 
-	probeDue   time.Time
-	probeEvery time.Duration   // the current spacing of probes
-	probes     uint64          // probes started
-	chain      [chainLen]point // the probe's halving steps: (limit, p90)
-	chainN     int
+	probeDue time.Time
+	chain    [chainLen]point // the probe's halving steps: (limit, p90)
+	chainN   int
 
 	rng uint64
 }
@@ -98,7 +93,6 @@ func (c *controller) init(cfg ctlConfig, initial float64, now time.Time) {
 	c.rng = uint64(now.UnixNano()) | 1
 	c.rateStart = now
 	c.probeDue = now // no baseline yet: probe after the first window
-	c.probeEvery = cfg.probeInterval
 	c.startWindow(now)
 }
 
@@ -108,10 +102,6 @@ func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
 	if cfg.baselineWindow != c.cfg.baselineWindow {
 		c.baseline.rescale(cfg.baselineWindow, now)
 		c.minRTT.rescale(cfg.baselineWindow, now)
-	}
-	if cfg.probeInterval != c.cfg.probeInterval {
-		c.probeEvery = cfg.probeInterval
-		c.probeDue = now.Add(c.jitter(c.probeEvery))
 	}
 	c.cfg = cfg
 	c.limit = c.clamp(c.limit)
@@ -228,13 +218,9 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 			if L <= c.cfg.minLimit {
 				c.floorRun = run + 1
 			}
-			if q > c.chainRatio() {
-				c.probeSoon(now) // far off its knee: something changed
-			}
 			if c.rebase(math.Min(L, float64(c.maxInflight)), p90) {
 				c.baseline.reset(now, p90)
 				c.histN, c.floorRun = 0, 0
-				c.probeSoon(now)
 				break
 			}
 			// Half of the gradient step each window: RTT is not always
@@ -284,7 +270,7 @@ func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
 // returns false (and schedules the next probe) when there is nothing to
 // learn because the window was already light.
 func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64) bool {
-	c.probeDue = now.Add(c.jitter(c.probeEvery))
+	c.probeDue = now.Add(c.jitter(c.cfg.probeInterval))
 	capL := math.Max(c.cfg.minLimit, math.Floor(c.limit/2))
 	if capL >= c.limit || float64(c.maxInflight) <= capL {
 		return false
@@ -292,7 +278,6 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64
 	c.chain[0] = point{c.limit, p90}
 	c.chainN, c.histN = 1, 0
 	c.cap = capL
-	c.probes++
 	c.startWindow(now)
 	c.armed = float64(inflight) <= c.cap
 	return true
@@ -321,35 +306,9 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64)
 		}
 		best = math.Max(best, l)
 	}
-	before := c.chain[0].limit
 	c.limit = c.clamp(best)
-	if c.chainN == 1 && c.limit >= probeConfirms*before && c.limit*probeConfirms <= before {
-		// The probe found the limit where it was: the estimate holds, so
-		// the next probe (which costs half the limit for a window) can
-		// wait longer.
-		c.probeEvery = min(2*c.probeEvery, c.maxProbeEvery())
-	} else {
-		c.probeSoon(now)
-	}
 	c.cap, c.chainN = 0, 0
 	c.startWindow(now)
-}
-
-// probeSoon returns the probes to their configured spacing and brings the
-// next one forward to it: the backend or the load has changed, and the
-// baseline may be stale.
-func (c *controller) probeSoon(now time.Time) {
-	c.probeEvery = c.cfg.probeInterval
-	if due := now.Add(c.jitter(c.probeEvery)); due.Before(c.probeDue) {
-		c.probeDue = due
-	}
-}
-
-// maxProbeEvery is how far apart confirming probes may grow: three
-// ProbeIntervals, but never so far that a jittered spacing outlasts the
-// baseline window, whose minimum the probes keep fresh.
-func (c *controller) maxProbeEvery() time.Duration {
-	return max(c.cfg.probeInterval, min(3*c.cfg.probeInterval, c.cfg.baselineWindow*3/4))
 }
 
 // chainRatio is how much halving in-flight must cut the p90 for a probe to

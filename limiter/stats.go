@@ -15,10 +15,6 @@ type Stats struct {
 	InFlight int
 	// Probing is true while a probe re-measures the baseline RTT.
 	Probing bool
-	// Probes counts the probes started; ProbeEvery is their current mean
-	// spacing (ProbeInterval, longer while probes confirm the limit).
-	Probes     uint64
-	ProbeEvery time.Duration
 	// MinRTT is the smallest RTT sample of the last BaselineWindow.
 	MinRTT time.Duration
 	// BaselineRTT is the no-queue p90 RTT the controller compares with.
@@ -51,7 +47,6 @@ func (l *Limiter) Stats(s *Stats) {
 	l.cmu.Lock()
 	now := l.now()
 	s.Probing = l.ctl.cap > 0
-	s.Probes, s.ProbeEvery = l.ctl.probes, l.ctl.probeEvery
 	s.MinRTT = l.ctl.minRTT.min(now)
 	s.BaselineRTT = l.ctl.baseline.min(now)
 	s.P90RTT = l.ctl.lastP90
