@@ -155,11 +155,14 @@ func median(xs []float64) float64 {
 }
 
 // settleTime is how long after from the limit entered the band around
-// final (±25%, at least ±1) and stayed in it until to. The brief dips of
-// the limiter's periodic probes (Stats.Probing) do not count.
+// final (±25%, at least ±2) and stayed in it until to. The brief dips of
+// the limiter's periodic probes (Stats.Probing) do not count. The band is
+// at least ±2 because limits are whole numbers that jitter by one at
+// steady state: with ±1 around a final 5, one 100 ms sample of 7, 12 s
+// after the limit had gone from 12 to 6, read as "followed after 15 s".
 func settleTime(samples []limitSample, from, to, final float64) float64 {
 	settled := from
-	band := math.Max(0.25*final, 1)
+	band := math.Max(0.25*final, 2)
 	for _, s := range samples {
 		if s.t < from || s.t >= to || s.probing {
 			continue

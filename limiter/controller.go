@@ -22,6 +22,9 @@ const (
 	rebaseImprove = 0.9
 	// cutSmoothing is the share of the gradient's cut applied per window.
 	cutSmoothing = 0.5
+	// usedShare: a window whose in-flight reached this share of the limit
+	// used it, and may grow it.
+	usedShare = 0.9
 )
 
 // ctlConfig is the controller's part of Config, defaults applied.
@@ -228,9 +231,14 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 			// service time), and halving on one window overshoots.
 			g := math.Max(0.5, c.cfg.tolerance/q)
 			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
-		case float64(c.maxInflight) >= L/2:
+		case float64(c.maxInflight) >= math.Max(1, math.Floor(usedShare*L)):
 			// Grow only when the limit was used: an app-limited window
-			// says nothing about what the backend could take.
+			// says nothing about what the backend could take. Gradient2
+			// grows once in-flight reaches half the limit; measured here,
+			// that let the limit creep under light load (at 0.5x C, from
+			// the 11 a surge had settled at to 18 within a minute, as
+			// random bursts reach half of each new limit), and a later
+			// surge then met a limit 60% too high.
 			c.limit = L + math.Max(1, math.Sqrt(L)/2)
 		}
 	}
