@@ -105,12 +105,14 @@ type CacheStatus struct {
 
 // LimiterStatus is the admission part of /status.
 type LimiterStatus struct {
-	Limit     int     `json:"limit"`
-	InFlight  int     `json:"in_flight"`
-	Probing   bool    `json:"probing"`
-	MinRTTMs  float64 `json:"min_rtt_ms"`
-	P90RTTMs  float64 `json:"p90_rtt_ms"`
-	DrainRate float64 `json:"drain_rate"`
+	Limit    int     `json:"limit"`
+	InFlight int     `json:"in_flight"`
+	Probing  bool    `json:"probing"`
+	MinRTTMs float64 `json:"min_rtt_ms"`
+	// BaselineRTTMs is the no-queue p90 the limit's gradient compares with.
+	BaselineRTTMs float64 `json:"baseline_rtt_ms"`
+	P90RTTMs      float64 `json:"p90_rtt_ms"`
+	DrainRate     float64 `json:"drain_rate"`
 	// SchedLagMs is how late a runnable goroutine gets a CPU here,
 	// subtracted from round trips before they reach the limiter.
 	SchedLagMs float64       `json:"sched_lag_ms"`
@@ -234,7 +236,7 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	g.limiter.Stats(&ls)
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
-		MinRTTMs: ms(ls.MinRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate, SchedLagMs: ms(g.lag.current()),
+		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate, SchedLagMs: ms(g.lag.current()),
 	}
 	for _, c := range ls.Classes {
 		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,

@@ -98,7 +98,9 @@ type limitSampler struct {
 type limitSample struct {
 	t       float64 // seconds since start
 	limit   float64
-	probing bool // the limiter is re-measuring its baseline under a lowered limit
+	probing bool    // the limiter is re-measuring its baseline under a lowered limit
+	p90     float64 // ms, the last window's
+	base    float64 // ms, the baseline
 }
 
 func sampleLimit(t *testing.T, gw gatewayProc) *limitSampler {
@@ -114,13 +116,16 @@ func sampleLimit(t *testing.T, gw gatewayProc) *limitSampler {
 			case <-tick.C:
 				var st struct {
 					Limiter struct {
-						Limit   float64
-						Probing bool
+						Limit    float64
+						Probing  bool
+						P90      float64 `json:"p90_rtt_ms"`
+						Baseline float64 `json:"baseline_rtt_ms"`
 					} `json:"limiter"`
 				}
 				getJSON(t, gw.admin("/status"), &st)
 				s.mu.Lock()
-				s.samples = append(s.samples, limitSample{time.Since(s.start).Seconds(), st.Limiter.Limit, st.Limiter.Probing})
+				s.samples = append(s.samples, limitSample{time.Since(s.start).Seconds(), st.Limiter.Limit, st.Limiter.Probing,
+					st.Limiter.P90, st.Limiter.Baseline})
 				s.mu.Unlock()
 			}
 		}
@@ -261,9 +266,28 @@ func TestBenchSteadySurge(t *testing.T) {
 	gw := startGateway(t, sheddingConfig(is.addr(), 120, ""))
 	// 5 s at 10x to settle, reset the issuer's counters, then 20 s measured.
 	actions := "actions: [{at: 7s, post: \"http://{issuer_admin}/stats/reset\", body: \"\"}]"
+	sampler := sampleLimit(t, gw)
 	rep := runLoadtestAdmin(t, mixScenario(t, "  - {kind: constant, rate: 250, duration: 2s}\n  - {kind: step, rate: 5000, duration: 25s}", actions),
 		"http://"+gw.Addrs[0], "http://"+is.addr(), is.Addrs[1])
 	st := is.stats(t)
+	samples := sampler.end()
+	offset := samples[len(samples)-1].t - rep.WallS
+	var trace []string
+	for from := 0.0; from < 27; from++ {
+		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, offset+from, offset+from+1))))
+	}
+	var fine []string // every 200 ms: limit (P when probing) p90/baseline
+	for i, x := range samples {
+		if i%2 == 0 && x.t >= offset+2 && x.t < offset+14 {
+			p := ""
+			if x.probing {
+				p = "P"
+			}
+			fine = append(fine, fmt.Sprintf("%.1f:%.0f%s %.0f/%.0f", x.t-offset, x.limit, p, x.p90, x.base))
+		}
+	}
+	t.Logf("limit p90/baseline ms, 2-14 s: %s", strings.Join(fine, " "))
+	t.Logf("limit, median of each second (outside probes): %s", strings.Join(trace, " "))
 	share := float64(st.Served) / (20 * 500)
 	figure(t, "issuer served, share of C over 20 s at 10x", share*100, "%", ">= 95", share >= 0.95)
 	ratio := st.LatencyMs.P99 / unloaded

@@ -260,15 +260,24 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 // the first window at the old limit still has a low p90, and comparing with
 // it rebased the baseline to the queued latency, leaving the limit at 5x
 // the backend's concurrency).
+//
+// The p90 must also have stayed in that band in every window since: at
+// the onset of a surge the first window, at a high old limit, can have a
+// p90 close to the one the limit later settles at by chance, with the
+// queue's p90 (ten times higher) in between; measured: that rebased the
+// baseline to twice the backend's latency and held the limit at twice the
+// knee until the next probe.
 func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
 	if c.floorRun >= floorRuns {
 		return true
 	}
+	worst := p90 // the highest p90 since the window compared with
 	for _, h := range c.hist[:c.histN] {
 		if inflight <= h.limit/2 && float64(p90) >= rebaseImprove*float64(h.p90) &&
-			rebaseImprove*float64(p90) <= float64(h.p90) {
+			rebaseImprove*float64(worst) <= float64(h.p90) {
 			return true
 		}
+		worst = max(worst, h.p90)
 	}
 	return false
 }

@@ -264,3 +264,28 @@ func TestControllerSharedBackend(t *testing.T) {
 		}
 	}
 }
+
+// TestRebaseNeedsFlatLatency replays the windows of a measured surge onset
+// (gateway bench, limit starting at 97): the first window at the old limit
+// had a p90 of 39 ms, the queue then pushed it to 353 ms, and as the cuts
+// brought in-flight to 19 the p90 came back to 43 ms, by chance within 10%
+// of the first. That is no evidence that the backend got slower; a backend
+// whose latency doubled shows a flat p90 while the limit halves.
+func TestRebaseNeedsFlatLatency(t *testing.T) {
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	f := func(name string, windows []point, inflight float64, p90 time.Duration, want bool) {
+		t.Helper()
+		var c controller
+		for _, w := range windows { // oldest first
+			copy(c.hist[1:], c.hist[:historyLen-1])
+			c.hist[0] = w
+			c.histN = min(c.histN+1, historyLen)
+		}
+		if got := c.rebase(inflight, p90); got != want {
+			t.Errorf("%s: rebase at in-flight %v, p90 %v: %v; want %v", name, inflight, p90, got, want)
+		}
+	}
+	f("surge onset", []point{{97, ms(39)}, {72, ms(353)}, {54, ms(258)}, {40, ms(170)}, {23, ms(72)}, {17, ms(67)}}, 19, ms(43), false)
+	f("backend twice as slow", []point{{23, ms(46)}, {17.8, ms(41)}, {13.7, ms(40)}, {10.5, ms(40)}}, 8.1, ms(40), true)
+	f("in-flight not halved", []point{{23, ms(40)}, {17.8, ms(41)}}, 13, ms(40), false)
+}
