@@ -290,6 +290,12 @@ func TestBenchSteadySurge(t *testing.T) {
 	t.Logf("limit, median of each second (outside probes): %s", strings.Join(trace, " "))
 	share := float64(st.Served) / (20 * 500)
 	figure(t, "issuer served, share of C over 20 s at 10x", share*100, "%", ">= 95", share >= 0.95)
+	// Where the rest went: idle workers (the gateway's doing), or service
+	// times stretched past the model's by this machine's late timers and
+	// by the model's queue growth (the issuer's own).
+	figure(t, "issuer workers busy, share of 20 s at 10x", st.BusyMs/(10*20000)*100, "%", "", true)
+	figure(t, "issuer service held / model's service time", st.BusyMs/st.NominalMs, "x", "", true)
+	figure(t, "issuer model's service time / 20 ms base", st.NominalMs/float64(st.Served)/20, "x", "", true)
 	ratio := st.LatencyMs.P99 / unloaded
 	figure(t, "issuer p99 at 10x / unloaded", ratio, "x", "<= 1.5", ratio <= 1.5)
 	figure(t, "scan success at 10x", rep.Classes["scan"].Success*100, "%", ">= 99.9", rep.Classes["scan"].Success >= 0.999)

@@ -41,6 +41,8 @@ type issuerStats struct {
 	Duplicates int64            `json:"duplicates"`
 	InFlight   int64            `json:"in_flight"`
 	Ops        map[string]int64 `json:"ops"`
+	BusyMs     float64          `json:"busy_ms"`
+	NominalMs  float64          `json:"nominal_ms"`
 }
 
 func (p issuerProc) stats(t *testing.T) issuerStats {

@@ -23,8 +23,10 @@
 //     BackoffRatio instead.
 //  4. Every ProbeInterval (jittered; at once when there is no baseline) the
 //     limit is halved for one window to re-measure the baseline, unless load
-//     was already below that. If halving divided the p90 by more than
-//     max(1.5, 1.25×Tolerance), the old level was queueing: halve again.
+//     was already below that. If halving divided the mean RTT by more than
+//     max(1.5, 1.25×Tolerance), the old level was queueing: halve again
+//     (the mean, not the p90: just above the knee, with workers in
+//     lockstep, the p90 exaggerates a queue of one).
 //     The limit then becomes max over the levels tried of
 //     level × min(1, Tolerance × baseline / p90): Little's law's estimate of
 //     the concurrency the backend absorbs without queueing.

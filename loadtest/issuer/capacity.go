@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,11 @@ type workerPool struct {
 	// length when the worker took it and the worker count.
 	service func(queued, workers int) time.Duration
 	stop    chan struct{} // closed by close: sleeping workers wake and exit
+	// busy and nominal sum, in nanoseconds, the time workers held jobs and
+	// the service times they were asked to hold them: busy over the
+	// workers' wall time is their utilization, busy over nominal how much
+	// a busy machine stretched the service time (late timers).
+	busy, nominal atomic.Int64
 
 	mu      sync.Mutex // guards the fields below
 	cond    sync.Cond  // signalled on a new job, a worker count change, close
@@ -108,9 +114,12 @@ func (p *workerPool) work() {
 		j := p.popLocked()
 		d := p.service(len(p.queue)-p.head, p.target)
 		p.mu.Unlock()
+		began := time.Now()
 		if !p.hold(d) {
 			return // closed: running no longer matters
 		}
+		p.busy.Add(int64(time.Since(began)))
+		p.nominal.Add(int64(d))
 		close(j.done)
 		p.mu.Lock()
 	}

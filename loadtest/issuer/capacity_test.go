@@ -64,10 +64,20 @@ func TestCapacityModel(t *testing.T) {
 	if st.LatencyMs.Max < 180 || st.LatencyMs.P50 < 20 || st.LatencyMs.P50 > st.LatencyMs.P99 || st.LatencyMs.P99 > st.LatencyMs.Max {
 		t.Errorf("latency_ms: got %+v; want 20 <= p50 <= p99 <= max, max >= 180", st.LatencyMs)
 	}
+	// 20 jobs of at least 20ms, at most 20ms × (1 + 19/20) with the queue
+	// they found; held at least that long, and no longer than 2 workers'
+	// wall time.
+	if st.NominalMs < 400 || st.NominalMs > 780 || st.BusyMs < st.NominalMs || st.BusyMs > 2*float64(took.Milliseconds())+1 {
+		t.Errorf("busy_ms %.1f nominal_ms %.1f over %v on 2 workers; want 400 <= nominal <= 780 and nominal <= busy <= 2 × wall",
+			st.BusyMs, st.NominalMs, took)
+	}
 	if status, body := ti.admin(t, "POST", "/stats/reset", ""); status != 200 {
 		t.Fatalf("POST /stats/reset: got %d %s; want 200", status, body)
 	}
 	st = ti.stats(t)
+	if st.BusyMs != 0 || st.NominalMs != 0 {
+		t.Errorf("after reset: busy_ms %v nominal_ms %v; want 0", st.BusyMs, st.NominalMs)
+	}
 	if st.MaxInFlight != 0 || st.Served != 0 || st.Ops["keys"] != 0 || st.LatencyMs.Max != 0 {
 		t.Errorf("stats after reset: got %+v; want zeroes", st)
 	}

@@ -22,7 +22,12 @@ type Stats struct {
 	Duplicates     int64            `json:"duplicates"`      // non-idempotent requests seen again
 	ErrorsInjected int64            `json:"errors_injected"` // 500s from the error-rate fault
 	LatencyMs      LatencySummary   `json:"latency_ms"`
-	Faults         FaultsStatus     `json:"faults"`
+	// BusyMs is the time workers spent holding jobs, NominalMs the service
+	// times asked of them (the capacity model's); BusyMs is larger when a
+	// busy machine fires the workers' timers late.
+	BusyMs    float64      `json:"busy_ms"`
+	NominalMs float64      `json:"nominal_ms"`
+	Faults    FaultsStatus `json:"faults"`
 }
 
 // counters are the live values behind Stats; every method is safe for
@@ -91,15 +96,19 @@ func (s *Issuer) Stats() Stats {
 		Duplicates:     c.duplicates.Load(),
 		ErrorsInjected: c.errorsInjected.Load(),
 		LatencyMs:      c.latency.summary(),
+		BusyMs:         float64(s.pool.busy.Load()) / 1e6,
+		NominalMs:      float64(s.pool.nominal.Load()) / 1e6,
 		Faults:         s.faultsStatus(),
 	}
 }
 
-// ResetStats zeroes the counters and the latency histogram, forgets the
-// request and sample IDs seen, and lowers max_in_flight to the current
-// in_flight. It is safe for concurrent use.
+// ResetStats zeroes the counters, the workers' busy time and the latency
+// histogram, forgets the request and sample IDs seen, and lowers
+// max_in_flight to the current in_flight. It is safe for concurrent use.
 func (s *Issuer) ResetStats() {
 	s.stats.reset()
+	s.pool.busy.Store(0)
+	s.pool.nominal.Store(0)
 }
 
 // seenSet remembers 64-bit hashes of byte strings. It is safe for
