@@ -174,10 +174,15 @@ func (c *checker) verdict(t *Target, passed, failed int) (changing, ok bool) {
 	healthy := t.healthy.Load()
 	switch {
 	case !healthy && passed >= c.cfg.healthyAfter():
+		// Keep-alive connections from before it went down are dead (a
+		// restarted process has none of them): the first requests would
+		// fail on them as resets and eject the target again, for longer.
+		t.client.CloseIdleConnections()
 		t.healthy.Store(true)
 		t.br.revive()
 	case healthy && failed >= c.cfg.unhealthyAfter():
 		t.healthy.Store(false)
+		t.client.CloseIdleConnections()
 	case !healthy && passed > 0, healthy && failed > 0:
 		return true, true
 	}

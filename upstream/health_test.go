@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -157,5 +159,78 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() bool, what strin
 			t.Fatalf("waited %v for %s", timeout, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRevivedTargetGetsFreshConnections: a target that died with idle
+// keep-alive connections in the pool and came back must not be sent its
+// first requests on those dead connections. Each would fail as a reset,
+// count against the freshly revived target and eject it again, for longer
+// (seen end to end: a restarted issuer got no traffic for seconds).
+func TestRevivedTargetGetsFreshConnections(t *testing.T) {
+	a := newBackend(t)
+	const interval = 50 * time.Millisecond
+	p, err := NewPool(Config{
+		Name: "u", Targets: []string{a.addr}, Timeout: time.Second,
+		Health:  Health{Path: "/healthz", Interval: interval, Timeout: 50 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2},
+		Outlier: Outlier{ConsecutiveFailures: 1, BaseEjection: time.Second, MaxEjection: 10 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	defer p.Stop()
+	ta := p.Target(a.addr)
+	concurrent := func(n int) (failed int) {
+		var wg sync.WaitGroup
+		var fails atomic.Int64
+		for range n {
+			wg.Go(func() {
+				if err := get(p, time.Time{}); err != nil {
+					fails.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return int(fails.Load())
+	}
+	if f := concurrent(8); f != 0 { // leaves up to 8 idle connections
+		t.Fatalf("before the kill: %d of 8 failed", f)
+	}
+	a.kill()
+	waitUntil(t, 2*time.Second, func() bool { return !ta.Healthy() }, "killed target unhealthy")
+	a.revive()
+	waitUntil(t, 2*time.Second, func() bool { return ta.Healthy() }, "revived target healthy")
+	ejections := ta.Ejections()
+	if f := concurrent(8); f != 0 || ta.Ejections() != ejections {
+		t.Fatalf("after the revival: %d of 8 requests failed, %d new ejections; want 0 and 0 (dead keep-alive connections reused?)",
+			f, ta.Ejections()-ejections)
+	}
+}
+
+// TestResetDropsIdleConnections: without health checks, a target restarted
+// behind the pool's back costs one failed request, not one per idle
+// connection left from before.
+func TestResetDropsIdleConnections(t *testing.T) {
+	a := newBackend(t)
+	p, err := NewPool(Config{Name: "u", Targets: []string{a.addr}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 { // leaves up to 8 idle connections
+		wg.Go(func() { get(p, time.Time{}) }) //nolint:errcheck
+	}
+	wg.Wait()
+	a.kill()
+	a.revive()
+	failed := 0
+	for range 8 {
+		if get(p, time.Time{}) != nil {
+			failed++
+		}
+	}
+	if failed > 1 {
+		t.Fatalf("after a restart: %d of 8 sequential requests failed; want at most 1 (idle connections dropped after the first reset)", failed)
 	}
 }

@@ -142,6 +142,12 @@ func (t *Target) attempt(req *fasthttp.Request, resp *fasthttp.Response, deadlin
 	if o.failed() {
 		t.failures.Add(1)
 	}
+	if o == outcomeReset {
+		// A kept-alive connection found closed: the target may have
+		// restarted, and its other idle connections are as dead. Dial
+		// afresh rather than fail a request on each of them.
+		t.client.CloseIdleConnections()
+	}
 	return o, errorOf(o)
 }
 
