@@ -126,7 +126,7 @@ type Outlier struct {
 	// row. Default 5; 0 turns the rule off; must be >= 0.
 	ConsecutiveFailures int `yaml:"consecutive_failures"`
 	// FailureRatio trips the breaker when failures reach this share of the
-	// requests within Window (at least MinRequests of them). Default 0.5;
+	// requests within Window (at least MinRequests of them). Default 0.3;
 	// 0 turns the rule off; must be from 0 to 1.
 	FailureRatio float64 `yaml:"failure_ratio"`
 	// MinRequests is the fewest requests within Window for FailureRatio to
@@ -344,7 +344,7 @@ func (u *Upstream) setDefaults() {
 	u.MaxConnsPerTarget = 1024
 	u.DeadlineHeader = "X-Request-Deadline"
 	u.Health = Health{Interval: time.Second, Timeout: 500 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}
-	u.Outlier = Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second,
+	u.Outlier = Outlier{ConsecutiveFailures: 5, FailureRatio: 0.3, MinRequests: 20, Window: 10 * time.Second,
 		BaseEjection: time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 3}
 	u.Retry = Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3}
 }

@@ -98,7 +98,7 @@ func TestDefaults(t *testing.T) {
 	if u.DeadlineHeader != "X-Request-Deadline" || u.Health != (Health{Interval: time.Second, Timeout: 500 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}) {
 		t.Fatalf("upstream deadline_header %q health %+v; want X-Request-Deadline, no path, 1s, 500ms, 2, 2", u.DeadlineHeader, u.Health)
 	}
-	wantOutlier := Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, Window: 10 * time.Second,
+	wantOutlier := Outlier{ConsecutiveFailures: 5, FailureRatio: 0.3, MinRequests: 20, Window: 10 * time.Second,
 		BaseEjection: time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 3}
 	if u.Outlier != wantOutlier || u.Retry != (Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3}) {
 		t.Fatalf("upstream outlier %+v retry %+v; want %+v and 2 attempts, 0.1, 3/s", u.Outlier, u.Retry, wantOutlier)

@@ -36,13 +36,14 @@ type issuerStats struct {
 	LatencyMs   struct {
 		P50, P99, Max float64
 	} `json:"latency_ms"`
-	Served     int64            `json:"served"`
-	Scans      int64            `json:"scans"`
-	Duplicates int64            `json:"duplicates"`
-	InFlight   int64            `json:"in_flight"`
-	Ops        map[string]int64 `json:"ops"`
-	BusyMs     float64          `json:"busy_ms"`
-	NominalMs  float64          `json:"nominal_ms"`
+	Served         int64            `json:"served"`
+	Scans          int64            `json:"scans"`
+	Duplicates     int64            `json:"duplicates"`
+	InFlight       int64            `json:"in_flight"`
+	Ops            map[string]int64 `json:"ops"`
+	ErrorsInjected int64            `json:"errors_injected"`
+	BusyMs         float64          `json:"busy_ms"`
+	NominalMs      float64          `json:"nominal_ms"`
 }
 
 func (p issuerProc) stats(t *testing.T) issuerStats {

@@ -124,6 +124,7 @@ func TestTargetHangsThenFails(t *testing.T) {
 
 	var slowest time.Duration
 	var hangFails, errorPhase, errorPhaseFails int
+	var errorTimes []string // when the error phase's failures were sent
 	for _, s := range res.samples {
 		slowest = max(slowest, s.took)
 		failed := s.status == 0 || s.status >= 500
@@ -134,6 +135,7 @@ func TestTargetHangsThenFails(t *testing.T) {
 			errorPhase++
 			if failed {
 				errorPhaseFails++
+				errorTimes = append(errorTimes, fmt.Sprintf("%.2fs:%d", s.at.Seconds(), s.status))
 			}
 		}
 	}
@@ -147,8 +149,15 @@ func TestTargetHangsThenFails(t *testing.T) {
 				Ejections uint64
 			} `json:"targets"`
 		} `json:"upstreams"`
+		Limiter struct {
+			Classes []struct {
+				Name     string
+				Rejected map[string]uint64
+			}
+		}
 	}
 	getJSON(t, gw.admin("/status"), &st)
+	t.Logf("limiter rejections: %+v; issuer 1 injected errors %d", st.Limiter.Classes, is1.stats(t).ErrorsInjected)
 	up := st.Upstreams[0]
 	t.Logf("hang then 503s: %s; slowest %v; hang-phase failures %d; p99 2-4s after the hang %v; error phase %d/%d failed; retries %d (refused %d); ejections %d",
 		res, slowest, hangFails, recovered, errorPhaseFails, errorPhase, up.Retries, up.RetriesRefused, up.Targets[0].Ejections)
@@ -157,6 +166,7 @@ func TestTargetHangsThenFails(t *testing.T) {
 	timing(t, "hang_slowest_request", slowest, 800*time.Millisecond, 950*time.Millisecond)
 	// Recovered: requests no longer wait out the 500 ms timeout.
 	timing(t, "hang_p99_2s_to_4s_after", recovered, 100*time.Millisecond, 400*time.Millisecond)
+	t.Logf("error phase failures sent at: %s", strings.Join(errorTimes, " "))
 	if rate := float64(errorPhaseFails) / float64(errorPhase); rate >= 0.01 {
 		t.Errorf("with one target answering 50%% 503: %d of %d failed (%.2f%%); want under 1%%", errorPhaseFails, errorPhase, 100*rate)
 	}

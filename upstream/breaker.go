@@ -69,6 +69,19 @@ func (b *breaker) available(now int64, o *Outlier) bool {
 	}
 }
 
+// suspect reports whether the target is on trial (open or half-open) or
+// has failed a tenth of at least 5 requests in the current window.
+func (b *breaker) suspect(now int64, o *Outlier) bool {
+	if b.load() != BreakerClosed {
+		return true
+	}
+	if !o.enabled() {
+		return false
+	}
+	requests, failures := b.win.sums(now, o.bucketWidth())
+	return requests >= 5 && 10*failures >= requests
+}
+
 // admit lets one request through at now, or not; probe reports that it
 // took a half-open probe slot, which finish gives back.
 func (b *breaker) admit(now int64, o *Outlier) (ok, probe bool) {

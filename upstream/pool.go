@@ -233,6 +233,27 @@ func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
 	return -1, false
 }
 
+// trialShare: one in this many requests that may not be retried goes to a
+// suspect target like any other (see send).
+const trialShare = 16
+
+// suspects returns the mask of targets on trial (breaker open or
+// half-open) or failing lately (a tenth of at least 5 requests in the
+// breaker's window, below the rules that open it), or 0 for one call in
+// trialShare.
+func (p *Pool) suspects(now int64) uint64 {
+	if rand.IntN(trialShare) == 0 {
+		return 0
+	}
+	var m uint64
+	for i, t := range p.targets {
+		if t.br.suspect(now, &p.outlier) {
+			m |= bit(i)
+		}
+	}
+	return m
+}
+
 // best returns the index of the available target outside skip with the
 // fewest requests in flight, starting at a random index so that ties go
 // anywhere; -1 when there is none. A full target (pending at its

@@ -58,6 +58,15 @@ func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 	now := p.now()
 	p.budget.deposit(now)
 	var avoid uint64
+	if !retry {
+		// A request that must not be sent twice goes to a target on trial
+		// or failing lately only when no other can take it: its failure
+		// could not be retried. (Measured: at 50% 503s from one target,
+		// check-ins were a third of the traffic and most of the failures
+		// clients saw.) One in trialShare still does, so that a target
+		// behind only such traffic gets its trials.
+		avoid = p.suspects(now)
+	}
 	var err error
 	for try := 1; ; try++ {
 		i, probe := p.pick(avoid, now)

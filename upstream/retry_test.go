@@ -242,3 +242,44 @@ func TestBudgetCapsRetries(t *testing.T) {
 		t.Fatalf("%d retries, %d refused for %d requests; want at most %.0f, the rest refused", p.Retries(), p.RetriesRefused(), sent, budget)
 	}
 }
+
+// TestUnretriableRequestsAvoidSuspects: a request that may not be retried
+// goes to a target that failed a tenth of its recent requests (its breaker
+// still closed) only when no other takes it, or one time in trialShare;
+// an idempotent one still goes anywhere, so the suspect keeps being
+// measured.
+func TestUnretriableRequestsAvoidSuspects(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	a.failEven.Store(http.StatusServiceUnavailable)
+	p, _ := NewPool(Config{
+		Name: "u", Targets: []string{a.addr, b.addr}, Timeout: time.Second,
+		// Rules that never open the breaker here: only the suspicion acts.
+		Outlier: Outlier{ConsecutiveFailures: 1000, FailureRatio: 0.99, MinRequests: 20},
+	})
+	ta := p.Target(a.addr)
+	for ta.Requests() < 10 { // idempotent traffic: a fails every other request
+		if _, _, err := call(p, "GET", time.Time{}, true, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := ta.Requests()
+	const n = 400
+	for range n {
+		call(p, "POST", time.Time{}, true, false) //nolint:errcheck // counted on the targets
+	}
+	toA := ta.Requests() - before
+	t.Logf("%d of %d POSTs reached the target failing half its requests (expected about %d: one in %d avoids nothing, and those split)", toA, n, n/trialShare/2, trialShare)
+	if toA > n/trialShare+15 {
+		t.Fatalf("%d of %d non-idempotent requests went to the suspect target; want at most about %d", toA, n, n/trialShare)
+	}
+	if p.State(ta) == StateEjected || ta.Ejections() != 0 {
+		t.Fatalf("the suspect target was ejected (%v); the test wants its breaker closed", p.State(ta))
+	}
+	before = ta.Requests()
+	for range 40 {
+		call(p, "GET", time.Time{}, true, true) //nolint:errcheck
+	}
+	if ta.Requests() == before {
+		t.Fatalf("idempotent requests avoided the suspect target too; want them to keep measuring it")
+	}
+}
