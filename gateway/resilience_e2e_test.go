@@ -145,7 +145,9 @@ func TestTargetHangsThenFails(t *testing.T) {
 			Retries        uint64 `json:"retries"`
 			RetriesRefused uint64 `json:"retries_refused"`
 			Targets        []struct {
+				Addr      string
 				Requests  uint64
+				Failures  uint64
 				Ejections uint64
 			} `json:"targets"`
 		} `json:"upstreams"`
@@ -157,10 +159,19 @@ func TestTargetHangsThenFails(t *testing.T) {
 		}
 	}
 	getJSON(t, gw.admin("/status"), &st)
-	t.Logf("limiter rejections: %+v; issuer 1 injected errors %d", st.Limiter.Classes, is1.stats(t).ErrorsInjected)
 	up := st.Upstreams[0]
+	failing := -1
+	for i, tg := range up.Targets {
+		if tg.Addr == is1.addr() {
+			failing = i
+		}
+	}
+	if failing < 0 {
+		t.Fatalf("no target %s in /status: %+v", is1.addr(), up.Targets)
+	}
+	t.Logf("limiter rejections: %+v; issuer 1 injected errors %d; targets %+v", st.Limiter.Classes, is1.stats(t).ErrorsInjected, up.Targets)
 	t.Logf("hang then 503s: %s; slowest %v; hang-phase failures %d; p99 2-4s after the hang %v; error phase %d/%d failed; retries %d (refused %d); ejections %d",
-		res, slowest, hangFails, recovered, errorPhaseFails, errorPhase, up.Retries, up.RetriesRefused, up.Targets[0].Ejections)
+		res, slowest, hangFails, recovered, errorPhaseFails, errorPhase, up.Retries, up.RetriesRefused, up.Targets[failing].Ejections)
 	// No longer than the 500 ms timeout (and a little): never a second
 	// attempt's full timeout on top.
 	timing(t, "hang_slowest_request", slowest, 800*time.Millisecond, 950*time.Millisecond)
@@ -173,7 +184,7 @@ func TestTargetHangsThenFails(t *testing.T) {
 	if total := up.Targets[0].Requests + up.Targets[1].Requests; float64(up.Retries) > 0.1*float64(total)+30 {
 		t.Errorf("%d retries for %d requests; want within the 10%% budget", up.Retries, total)
 	}
-	if up.Targets[0].Ejections == 0 {
+	if up.Targets[failing].Ejections == 0 {
 		t.Errorf("the failing target was never ejected")
 	}
 	if d := is1.stats(t).Duplicates + is2.stats(t).Duplicates; d != 0 {

@@ -206,3 +206,28 @@ func TestStateStrings(t *testing.T) {
 	f(StateEjected.String(), "ejected")
 	f(StateHalfOpen.String(), "half-open")
 }
+
+// TestBreakerRatioSeesRecentFailures: a target that served well for most of
+// the window and then fails half its requests is ejected on the recent
+// part of the window, not after the old successes age out.
+func TestBreakerRatioSeesRecentFailures(t *testing.T) {
+	o := &Outlier{FailureRatio: 0.3, MinRequests: 20, Window: 10 * time.Second, BaseEjection: time.Second, MaxEjection: 10 * time.Second}
+	var b breaker
+	for i := range 500 { // 5 s of successes, 100 a second
+		send(&b, o, ms(int64(i*10)), false)
+	}
+	failures := 0
+	for i := range 200 { // then every other request fails
+		failed := i%2 == 1
+		if failed {
+			failures++
+		}
+		send(&b, o, ms(5000+int64(i*10)), failed)
+		if b.load() == BreakerOpen {
+			break
+		}
+	}
+	if b.load() != BreakerOpen || failures > 15 {
+		t.Fatalf("after %d failures at 50%% following 500 successes: %v; want open within about 10 failures (the whole window's ratio would need about 220)", failures, b.load())
+	}
+}

@@ -123,6 +123,20 @@ func (w *window) sums(now int64, width time.Duration) (events, flagged int64) {
 	return events, flagged
 }
 
+// recent fills out with the counts of the buckets within the window
+// ending at now, newest first.
+func (w *window) recent(now int64, width time.Duration, out *[windowBuckets]struct{ events, flagged int64 }) {
+	*out = [windowBuckets]struct{ events, flagged int64 }{}
+	slot := now / int64(width)
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		if s := b.slot.Load(); s <= slot && s > slot-windowBuckets {
+			out[slot-s].events += b.events.Load()
+			out[slot-s].flagged += b.flagged.Load()
+		}
+	}
+}
+
 // reset empties the window.
 func (w *window) reset() {
 	for i := range w.buckets {
@@ -136,11 +150,25 @@ func index(slot int64) int {
 	return int((slot%windowBuckets + windowBuckets) % windowBuckets)
 }
 
-// tripped reports whether the ratio rule holds for the window at now.
+// tripped reports whether the ratio rule holds at now for the window or
+// for any recent part of it (its last 1, 2, ... buckets) that has
+// MinRequests: a target that served well for most of the window and then
+// started failing half its requests would otherwise stay in while the old
+// successes diluted the ratio (measured: 89 failures in 6 s before a
+// consecutive run tripped it).
 func (o *Outlier) tripped(w *window, now int64) bool {
 	if o.FailureRatio <= 0 {
 		return false
 	}
-	requests, failures := w.sums(now, o.bucketWidth())
-	return requests >= o.minRequests() && float64(failures) >= o.FailureRatio*float64(requests)
+	var recent [windowBuckets]struct{ events, flagged int64 }
+	w.recent(now, o.bucketWidth(), &recent)
+	var requests, failures int64
+	for _, r := range recent {
+		requests += r.events
+		failures += r.flagged
+		if requests >= o.minRequests() && float64(failures) >= o.FailureRatio*float64(requests) {
+			return true
+		}
+	}
+	return false
 }

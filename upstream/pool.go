@@ -207,7 +207,7 @@ func (p *Pool) now() int64 { return int64(p.clock().Sub(epoch)) }
 // stay owned by the caller; Do sets the deadline header on req when one is
 // configured.
 func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	return p.send(req, resp, deadline, false)
+	return p.send(req, resp, deadline, false, false)
 }
 
 // pick returns the index of an available target with the fewest requests
@@ -234,8 +234,9 @@ func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
 }
 
 // trialShare: one in this many requests that may not be retried goes to a
-// suspect target like any other (see send).
-const trialShare = 16
+// suspect target like any other (see send): enough for trials of a target
+// behind only such traffic, few enough to keep their failures rare.
+const trialShare = 64
 
 // suspects returns the mask of targets on trial (breaker open or
 // half-open) or failing lately (a tenth of at least 5 requests in the

@@ -34,8 +34,11 @@ func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, 3) }
 // retries a timeout, a broken answer or any other status, never starts an
 // attempt at or past deadline (a zero deadline means now+Timeout for the
 // whole call), makes at most Retry.Attempts tries and retries only while
-// the retry budget holds a token. When idempotent is false it is Do: the
-// request reaches the backend at most once.
+// the retry budget holds a token. When idempotent is false the request
+// reaches the backend at most once, and it goes to a target on trial
+// (breaker open or half-open) or failing lately (a tenth of at least 5
+// requests in the outlier window) only when no other target can take it,
+// or one time in 64 so that such a target still gets its trials.
 //
 // When a retry is not allowed, resp and the error are those of the last
 // attempt: a 503 answer stays a 503 answer (nil error). When no target is
@@ -43,11 +46,12 @@ func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, 3) }
 // and resp stay owned by the caller; each attempt sets the deadline header
 // on req when one is configured.
 func (p *Pool) DoRetry(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, idempotent bool) error {
-	return p.send(req, resp, deadline, idempotent)
+	return p.send(req, resp, deadline, idempotent, !idempotent)
 }
 
-// send is Do (retry false) and DoRetry.
-func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, retry bool) error {
+// send is Do (retry and wary false) and DoRetry. A wary request avoids
+// suspect targets (see below).
+func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, retry, wary bool) error {
 	start := time.Now()
 	if deadline.IsZero() {
 		deadline = start.Add(p.timeout)
@@ -58,12 +62,12 @@ func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 	now := p.now()
 	p.budget.deposit(now)
 	var avoid uint64
-	if !retry {
+	if wary {
 		// A request that must not be sent twice goes to a target on trial
 		// or failing lately only when no other can take it: its failure
 		// could not be retried. (Measured: at 50% 503s from one target,
 		// check-ins were a third of the traffic and most of the failures
-		// clients saw.) One in trialShare still does, so that a target
+		// clients saw.) One in trialShare (64) still does, so that a target
 		// behind only such traffic gets its trials.
 		avoid = p.suspects(now)
 	}
