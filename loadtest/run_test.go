@@ -3,6 +3,7 @@ package loadtest
 import (
 	"bytes"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,11 +14,20 @@ import (
 
 // A server with a fixed 20 ms service time must be reported with a p50
 // within 2 ms of 20 ms, and the server must have received exactly what the
-// report says was sent.
+// report says was sent. On a busy machine (CI runs packages side by side
+// under -race) a 20 ms sleep itself can last 22 ms: the server measures
+// what it really held each request, and the harness must be within 2 ms of
+// that.
 func TestFixedServiceTimeAndExactCounts(t *testing.T) {
+	var mu sync.Mutex
+	var held []float64 // ms each request really spent in the handler
 	srv := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
 		time.Sleep(20 * time.Millisecond)
 		ctx.SetBodyString("ok")
+		mu.Lock()
+		held = append(held, float64(time.Since(start))/float64(time.Millisecond))
+		mu.Unlock()
 	})
 	s := parse(t, `
 phases:
@@ -26,11 +36,16 @@ phases:
 requests:
   - {class: a, weight: 3, path: "/a/{key}", key: {kind: zipf, population: 1000}}
   - {class: b, method: POST, path: /b, body: '{"n":{seq}}'}
-thresholds: ["all.success >= 1", "a.p50_ms <= 22"]
+thresholds: ["all.success >= 1", "a.p50_ms <= 40"]
 `)
 	r := run(t, s, Options{Target: srv.url})
-	if got := r.All.LatencyMs.P50; math.Abs(got-20) > 2 {
-		t.Errorf("p50 = %.3f ms; want 20 ± 2 ms", got)
+	mu.Lock()
+	slices.Sort(held)
+	serverP50 := held[len(held)/2]
+	mu.Unlock()
+	t.Logf("p50: harness %.3f ms, server's own %.3f ms", r.All.LatencyMs.P50, serverP50)
+	if got := r.All.LatencyMs.P50; got < 20 || math.Abs(got-serverP50) > 2 {
+		t.Errorf("p50 = %.3f ms; want at least 20 ms and within 2 ms of the %.3f ms the server held each request", got, serverP50)
 	}
 	if got, want := r.Sent, srv.received.Load(); got != want {
 		t.Errorf("report sent %d; server received %d", got, want)
