@@ -120,7 +120,19 @@ func TestTargetHangsThenFails(t *testing.T) {
 		time.Sleep(4 * time.Second)
 		is1.setFaults(t, `{"hang":false,"error_rate":0.5,"error_status":503}`)
 	}()
+	sampler := sampleLimit(t, gw)
 	res := steadyLoad(t, 300, 12*time.Second, mixedLoad(gw, ids))
+	var limits []string
+	for i, x := range sampler.end() {
+		if i%3 == 0 {
+			p := ""
+			if x.probing {
+				p = "P"
+			}
+			limits = append(limits, fmt.Sprintf("%.1f:%.0f%s", x.t, x.limit, p))
+		}
+	}
+	t.Logf("limit every 300 ms: %s", strings.Join(limits, " "))
 
 	var slowest time.Duration
 	var hangFails, errorPhase, errorPhaseFails int

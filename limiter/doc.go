@@ -16,9 +16,11 @@
 //
 //  1. baseline = windowed minimum (BaselineWindow) of per-window p90 RTTs:
 //     the p90 the backend gives when nothing queues.
-//  2. q = window p90 / baseline. If q > Tolerance: limit ×= 1 - (1 - g)/2
-//     with g = max(0.5, Tolerance/q), half the gradient step. Else, if
-//     in-flight reached 90% of the limit: limit += max(1, sqrt(limit)/2).
+//  2. Only if in-flight reached half the limit in the window (the limit
+//     was used; an app-limited window says nothing about it): q = window
+//     p90 / baseline. If q > Tolerance: limit ×= 1 - (1 - g)/2 with
+//     g = max(0.5, Tolerance/q), half the gradient step. Else limit +=
+//     max(1, sqrt(limit)/2).
 //  3. Too many OutcomeOverload (timeouts, 5xx) in a window: limit ×=
 //     BackoffRatio instead.
 //  4. Every ProbeInterval (jittered; at once when there is no baseline) the
@@ -47,8 +49,7 @@
 // instead of a minimum, which tolerates noise but follows sustained
 // overload upward: the limit drifts up (concurrency-limits#137, #134, #88);
 // its "don't grow when in-flight < limit/2" rule guards against growth while
-// app-limited (we grow only past 90%: with half, random bursts under light
-// load reach half of each new limit and the limit creeps up). Vegas uses the true minimum RTT, which is biased low by
+// app-limited. Vegas uses the true minimum RTT, which is biased low by
 // lucky samples and goes stale; it re-probes by resetting the minimum.
 //
 // What we take: windowed minimum (so it can re-measure and rise; Envoy,
