@@ -16,11 +16,9 @@
 //
 //  1. baseline = windowed minimum (BaselineWindow) of per-window p90 RTTs:
 //     the p90 the backend gives when nothing queues.
-//  2. Only if in-flight reached half the limit in the window (the limit
-//     was used; an app-limited window says nothing about it): q = window
-//     p90 / baseline. If q > Tolerance: limit ×= 1 - (1 - g)/2 with
-//     g = max(0.5, Tolerance/q), half the gradient step. Else limit +=
-//     max(1, sqrt(limit)/2).
+//  2. q = window p90 / baseline. If q > Tolerance: limit ×= 1 - (1 - g)/2
+//     with g = max(0.5, Tolerance/q), half the gradient step. Else, if
+//     in-flight reached half the limit: limit += max(1, sqrt(limit)/2).
 //  3. Too many OutcomeOverload (timeouts, 5xx) in a window: limit ×=
 //     BackoffRatio instead.
 //  4. Every ProbeInterval (jittered; at once when there is no baseline) the
