@@ -139,6 +139,33 @@ func (s *limitSampler) end() []limitSample {
 	return s.samples
 }
 
+// medianTrace is the limit's median outside probes over each step seconds
+// of the run from from to to, the run starting offset seconds into the
+// samples: "0s:18 10s:11 ...".
+func medianTrace(samples []limitSample, offset, from, to, step float64) string {
+	var trace []string
+	for at := from; at < to; at += step {
+		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", at, median(between(samples, offset+at, offset+at+step))))
+	}
+	return strings.Join(trace, " ")
+}
+
+// sampleTrace lists every every-th sample of the run from from to to
+// seconds: time, limit (P while probing), p90/baseline ms.
+func sampleTrace(samples []limitSample, offset, from, to float64, every int) string {
+	var trace []string
+	for i, x := range samples {
+		if i%every == 0 && x.t >= offset+from && x.t < offset+to {
+			p := ""
+			if x.probing {
+				p = "P"
+			}
+			trace = append(trace, fmt.Sprintf("%.1f:%.0f%s %.0f/%.0f", x.t-offset, x.limit, p, x.p90, x.base))
+		}
+	}
+	return strings.Join(trace, " ")
+}
+
 // between returns the limits sampled in [from, to) seconds, outside probes.
 func between(samples []limitSample, from, to float64) []float64 {
 	var out []float64
@@ -213,11 +240,7 @@ func TestBenchLimitDynamics(t *testing.T) {
 	// by the harness's wall clock: the run ended WallS after its start.
 	offset := samples[len(samples)-1].t - rep.WallS
 	at := func(s float64) float64 { return offset + s }
-	var trace []string
-	for from := 0.0; from < surge+130; from += 10 {
-		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, at(from), at(from+10)))))
-	}
-	t.Logf("limit, median of each 10 s (outside probes): %s", strings.Join(trace, " "))
+	t.Logf("limit, median of each 10 s (outside probes): %s", medianTrace(samples, offset, 0, surge+130, 10))
 
 	before := median(between(samples, at(surge-5), at(surge)))
 	final5x := median(between(samples, at(surge+5), at(surge+10)))
@@ -273,22 +296,8 @@ func TestBenchSteadySurge(t *testing.T) {
 	st := is.stats(t)
 	samples := sampler.end()
 	offset := samples[len(samples)-1].t - rep.WallS
-	var trace []string
-	for from := 0.0; from < 27; from++ {
-		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, offset+from, offset+from+1))))
-	}
-	var fine []string // every 200 ms: limit (P when probing) p90/baseline
-	for i, x := range samples {
-		if i%2 == 0 && x.t >= offset+2 && x.t < offset+14 {
-			p := ""
-			if x.probing {
-				p = "P"
-			}
-			fine = append(fine, fmt.Sprintf("%.1f:%.0f%s %.0f/%.0f", x.t-offset, x.limit, p, x.p90, x.base))
-		}
-	}
-	t.Logf("limit p90/baseline ms, 2-14 s: %s", strings.Join(fine, " "))
-	t.Logf("limit, median of each second (outside probes): %s", strings.Join(trace, " "))
+	t.Logf("limit p90/baseline ms, 2-14 s: %s", sampleTrace(samples, offset, 2, 14, 2))
+	t.Logf("limit, median of each second (outside probes): %s", medianTrace(samples, offset, 0, 27, 1))
 	share := float64(st.Served) / (20 * 500)
 	figure(t, "issuer served, share of C over 20 s at 10x", share*100, "%", ">= 95", share >= 0.95)
 	// Where the rest went: idle workers (the gateway's doing), or service
@@ -318,11 +327,7 @@ func TestBenchCapacityHalves(t *testing.T) {
 	samples := sampler.end()
 	offset := samples[len(samples)-1].t - rep.WallS
 	at := func(s float64) float64 { return offset + s }
-	var trace []string
-	for from := 13.0; from < 30; from++ {
-		trace = append(trace, fmt.Sprintf("%.0fs:%.0f", from, median(between(samples, at(from), at(from+1)))))
-	}
-	t.Logf("limit, median of each second (outside probes): %s", strings.Join(trace, " "))
+	t.Logf("limit, median of each second (outside probes): %s", medianTrace(samples, offset, 13, 30, 1))
 	before := median(between(samples, at(10), at(15)))
 	after := median(between(samples, at(25), at(30)))
 	follow := settleTime(samples, at(15), at(30), after)

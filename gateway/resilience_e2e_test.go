@@ -122,17 +122,7 @@ func TestTargetHangsThenFails(t *testing.T) {
 	}()
 	sampler := sampleLimit(t, gw)
 	res := steadyLoad(t, 300, 12*time.Second, mixedLoad(gw, ids))
-	var limits []string
-	for i, x := range sampler.end() {
-		if i%3 == 0 {
-			p := ""
-			if x.probing {
-				p = "P"
-			}
-			limits = append(limits, fmt.Sprintf("%.1f:%.0f%s", x.t, x.limit, p))
-		}
-	}
-	t.Logf("limit every 300 ms: %s", strings.Join(limits, " "))
+	t.Logf("limit p90/baseline ms every 300 ms: %s", sampleTrace(sampler.end(), 0, 0, 13, 3))
 
 	var slowest time.Duration
 	var hangFails, errorPhase, errorPhaseFails int

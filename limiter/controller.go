@@ -79,8 +79,8 @@ type controller struct {
 	windows int // windows completed since init
 
 	probeDue time.Time
-	chain    [chainLen]point         // the probe's halving steps: (limit, p90)
-	means    [chainLen]time.Duration // and their mean RTTs
+	chain    [chainLen]point // the probe's halving steps: (limit, p90)
+	lastMean time.Duration   // the mean RTT at the chain's last level
 	chainN   int
 
 	rng uint64
@@ -294,7 +294,7 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64
 	if capL >= c.limit || float64(c.maxInflight) <= capL {
 		return false
 	}
-	c.chain[0], c.means[0] = point{c.limit, p90}, c.meanRTT()
+	c.chain[0], c.lastMean = point{c.limit, p90}, c.meanRTT()
 	c.chainN, c.histN = 1, 0
 	c.cap = capL
 	c.startWindow(now)
@@ -318,8 +318,8 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64
 // in proportion to in-flight, so a limit set 10x too high is still found.
 func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64) {
 	mean := c.meanRTT()
-	if p90 > 0 && mean > 0 && float64(c.means[c.chainN-1]) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen {
-		c.chain[c.chainN], c.means[c.chainN] = point{c.cap, p90}, mean
+	if p90 > 0 && mean > 0 && float64(c.lastMean) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen {
+		c.chain[c.chainN], c.lastMean = point{c.cap, p90}, mean
 		c.chainN++
 		c.cap = math.Max(c.cfg.minLimit, math.Floor(c.cap/2))
 		c.startWindow(now)

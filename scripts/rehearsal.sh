@@ -86,13 +86,20 @@ echo "rehearsal: building"
 "$GO" build -o bin/ ./cmd/...
 began=$(date +%s)
 
+# leg NAME TARGET: one run of the scenario against TARGET, its reports and
+# the issuer's counters under $OUT/NAME*; exit 1 (with its output) unless
+# the harness ran (exit 0: thresholds met, 1: not met).
+leg() {
+	local rc=0
+	bin/loadtest -target "http://$2" -issuer-admin "$ISSUER_ADMIN" -max-inflight "$MAX_INFLIGHT" \
+		-report "$OUT/$1.json" -html "$OUT/$1.html" "$SCENARIO" >"$OUT/$1.txt" 2>"$OUT/loadtest-$1.log" || rc=$?
+	[ "$rc" -le 1 ] || { cat "$OUT/$1.txt" "$OUT/loadtest-$1.log"; exit 1; }
+	issuer_stats "$OUT/$1-issuer-stats.json"
+}
+
 start_issuer issuer-direct
 echo "rehearsal: 1/2 $SCENARIO directly against the issuer at $ISSUER (20 workers x 20 ms)"
-rc=0
-bin/loadtest -target "http://$ISSUER" -issuer-admin "$ISSUER_ADMIN" -max-inflight "$MAX_INFLIGHT" \
-	-report "$OUT/direct.json" -html "$OUT/direct.html" "$SCENARIO" >"$OUT/direct.txt" 2>"$OUT/loadtest-direct.log" || rc=$?
-[ "$rc" -le 1 ] || { cat "$OUT/direct.txt" "$OUT/loadtest-direct.log"; exit 1; }
-issuer_stats "$OUT/direct-issuer-stats.json"
+leg direct "$ISSUER"
 stop "$ISSUER_PID"
 
 start_issuer issuer-gateway
@@ -105,11 +112,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 echo "rehearsal: 2/2 $SCENARIO through the gateway at $GATEWAY, in front of a fresh issuer at $ISSUER"
-rc=0
-bin/loadtest -target "http://$GATEWAY" -issuer-admin "$ISSUER_ADMIN" -max-inflight "$MAX_INFLIGHT" \
-	-report "$OUT/gateway.json" -html "$OUT/gateway.html" "$SCENARIO" >"$OUT/gateway.txt" 2>"$OUT/loadtest-gateway.log" || rc=$?
-[ "$rc" -le 1 ] || { cat "$OUT/gateway.txt" "$OUT/loadtest-gateway.log"; exit 1; }
-issuer_stats "$OUT/gateway-issuer-stats.json"
+leg gateway "$GATEWAY"
 curl -fsS "http://$GATEWAY_ADMIN/status" >"$OUT/gateway-status.json" 2>/dev/null || true
 
 echo

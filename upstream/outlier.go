@@ -109,24 +109,25 @@ func (w *window) add(now int64, width time.Duration, flagged bool) {
 	}
 }
 
+// counts are one bucket's events and flagged events.
+type counts struct{ events, flagged int64 }
+
 // sums returns the events and flagged events of the buckets within the
 // window ending at now.
 func (w *window) sums(now int64, width time.Duration) (events, flagged int64) {
-	slot := now / int64(width)
-	for i := range w.buckets {
-		b := &w.buckets[i]
-		if s := b.slot.Load(); s <= slot && s > slot-windowBuckets {
-			events += b.events.Load()
-			flagged += b.flagged.Load()
-		}
+	var r [windowBuckets]counts
+	w.recent(now, width, &r)
+	for _, c := range r {
+		events += c.events
+		flagged += c.flagged
 	}
 	return events, flagged
 }
 
 // recent fills out with the counts of the buckets within the window
 // ending at now, newest first.
-func (w *window) recent(now int64, width time.Duration, out *[windowBuckets]struct{ events, flagged int64 }) {
-	*out = [windowBuckets]struct{ events, flagged int64 }{}
+func (w *window) recent(now int64, width time.Duration, out *[windowBuckets]counts) {
+	*out = [windowBuckets]counts{}
 	slot := now / int64(width)
 	for i := range w.buckets {
 		b := &w.buckets[i]
@@ -160,7 +161,7 @@ func (o *Outlier) tripped(w *window, now int64) bool {
 	if o.FailureRatio <= 0 {
 		return false
 	}
-	var recent [windowBuckets]struct{ events, flagged int64 }
+	var recent [windowBuckets]counts
 	w.recent(now, o.bucketWidth(), &recent)
 	var requests, failures int64
 	for _, r := range recent {
