@@ -17,27 +17,27 @@ func TestAllocations(t *testing.T) {
 	h := newQH(t, 2, critical, ClassConfig{Name: "noqueue"}, low)
 	h.prime(20 * time.Millisecond)
 	f("admit and release", func() {
-		tok, r := h.l.Acquire(0, time.Time{})
+		tok, r := h.l.Acquire(0, 0, time.Time{})
 		if r != ReasonNone {
 			t.Fatalf("Acquire: got %v; want none", r)
 		}
 		tok.Release(20*time.Millisecond, OutcomeOK)
 	})
 	f("reject deadline", func() {
-		if _, r := h.l.Acquire(0, h.clk.Now().Add(time.Millisecond)); r != ReasonDeadline {
+		if _, r := h.l.Acquire(0, 0, h.clk.Now().Add(time.Millisecond)); r != ReasonDeadline {
 			t.Fatalf("Acquire: got %v; want deadline", r)
 		}
 	})
 	tok1, tok2 := h.hold(0), h.hold(0)
 	f("reject queue full", func() {
-		if _, r := h.l.Acquire(1, time.Time{}); r != ReasonQueueFull {
+		if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonQueueFull {
 			t.Fatalf("Acquire: got %v; want queue_full", r)
 		}
 	})
 	h.start("critical", 0, time.Time{})
 	h.clk.Advance(150 * time.Millisecond)
 	f("reject shed", func() {
-		if _, r := h.l.Acquire(2, time.Time{}); r != ReasonShed {
+		if _, r := h.l.Acquire(2, 0, time.Time{}); r != ReasonShed {
 			t.Fatalf("Acquire: got %v; want shed", r)
 		}
 	})

@@ -22,6 +22,17 @@ const (
 	rebaseImprove = 0.9
 	// cutSmoothing is the share of the gradient's cut applied per window.
 	cutSmoothing = 0.5
+	// rateSpan is how long a window's delivery rate counts towards the
+	// floor of latency cuts; rateSlots bounds the windows remembered.
+	rateSpan  = 2 * time.Second
+	rateSlots = 32
+	// floorShare: a latency cut stops at this share of the best recent
+	// delivery rate × the minimum RTT (the backend's bandwidth-delay
+	// product).
+	floorShare = 1.0
+	// headroom: the limit never exceeds this many times the most requests
+	// a window had in flight (nor MinLimit).
+	headroom = 2
 )
 
 // ctlConfig is the controller's part of Config, defaults applied.
@@ -71,6 +82,15 @@ type controller struct {
 	rateStart time.Time
 	rateCount int
 	drainRate float64 // releases per second, smoothed
+	rates     [rateSlots]struct {
+		at time.Time
+		r  float64 // OK completions per second over one window
+	}
+	rateN  int // windows recorded in rates, ring position
+	okSeen int // OK completions since rateStart
+	// local is the caller's local delay (Config.LocalDelay) at the last
+	// release: see floor.
+	local time.Duration
 
 	hist     [historyLen]point // recent normal windows: (max in-flight, p90)
 	histN    int
@@ -112,12 +132,21 @@ func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
 	}
 }
 
-// effective returns the limit admission uses now.
-func (c *controller) effective() int64 {
+// effective returns the limit admission uses now: the limit (a probe's
+// cap while probing) for requests at the backend, plus the slots that the
+// best recent delivery rate keeps busy for local, the time answers wait on
+// the caller's side before they are read (Little's law). Without that
+// allowance a gateway whose reads wait for a CPU holds each slot longer
+// than the backend does, and its limit starves an idle backend.
+func (c *controller) effective(now time.Time, local time.Duration) int64 {
+	l := c.limit
 	if c.cap > 0 {
-		return int64(c.cap)
+		l = c.cap
 	}
-	return int64(c.limit)
+	if local > 0 {
+		l = math.Min(l+c.bestRate(now)*local.Seconds(), c.cfg.maxLimit)
+	}
+	return int64(l)
 }
 
 func (c *controller) clamp(x float64) float64 {
@@ -150,6 +179,7 @@ func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o
 	}
 	switch o {
 	case OutcomeOK:
+		c.okSeen++
 		if epoch == c.epoch && rtt > 0 {
 			c.addSample(rtt)
 		}
@@ -230,8 +260,10 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 			// Half of the gradient step each window: RTT is not always
 			// linear in in-flight (workers in lockstep queue a whole
 			// service time), and halving on one window overshoots.
+			// Never below what recently carried the best throughput at
+			// the unloaded RTT: see floor.
 			g := math.Max(0.5, c.cfg.tolerance/q)
-			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
+			c.limit = math.Max(L*(1-cutSmoothing+cutSmoothing*g), math.Min(L, c.floor(now)))
 		case float64(c.maxInflight) >= L/2:
 			// Grow only when the limit was used (in-flight reached half
 			// of it, as in Gradient2): an app-limited window says nothing
@@ -244,7 +276,7 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 			c.limit = L + math.Max(1, math.Sqrt(L)/2)
 		}
 	}
-	c.limit = c.clamp(c.limit)
+	c.limit = c.clamp(math.Min(c.limit, math.Max(headroom*float64(c.maxInflight), c.cfg.minLimit)))
 	copy(c.hist[1:], c.hist[:historyLen-1])
 	// The concurrency the window's samples met: admissions stop at the
 	// limit, even while requests admitted under a higher one drain.
@@ -335,7 +367,7 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64)
 		}
 		best = math.Max(best, l)
 	}
-	c.limit = c.clamp(best)
+	c.limit = c.clamp(math.Max(best, math.Min(c.chain[0].limit, c.floor(now))))
 	c.cap, c.chainN = 0, 0
 	c.startWindow(now)
 }
@@ -372,6 +404,10 @@ func (c *controller) updateRate(now time.Time) {
 	if d <= 0 {
 		return
 	}
+	slot := &c.rates[c.rateN%rateSlots]
+	slot.at, slot.r = now, float64(c.okSeen)/d.Seconds()
+	c.rateN++
+	c.okSeen = 0
 	r := float64(c.rateCount) / d.Seconds()
 	if c.drainRate == 0 {
 		c.drainRate = r
@@ -379,6 +415,44 @@ func (c *controller) updateRate(now time.Time) {
 		c.drainRate = 0.5*c.drainRate + 0.5*r
 	}
 	c.rateStart, c.rateCount = now, 0
+}
+
+// floor is the lowest limit a latency cut may reach: floorShare of the
+// best delivery rate (OK completions per second) of the windows of the
+// last rateSpan, times the minimum RTT. It is Cinnamon's throughput veto
+// in the form of BBR's bandwidth-delay product: latency that rises while
+// the backend keeps delivering at its best rate is not a reason to hold
+// fewer requests than that rate needs. RTT inflated by the gateway's own
+// overload (its reads of answers waiting for a CPU) would otherwise cut
+// the limit, the cut lowers throughput, and the next window reads the same
+// latency again: measured, the limit fell from 21 to 2 in 3 s while the
+// backend answered in its unloaded time. When the backend really slows
+// or loses capacity, its delivery rate falls and the floor follows within
+// rateSpan.
+//
+// The floor holds only while the local delay is larger than the tolerance
+// band of the baseline, the noise it adds to the samples then hiding the
+// backend's own latency: a backend whose service time doubled (its true
+// minimum RTT doubled too, but the windowed minimum is still the old one)
+// must not be held at half its new knee while throughput and floor decay
+// together.
+func (c *controller) floor(now time.Time) float64 {
+	if float64(c.local) <= (c.cfg.tolerance-1)*float64(c.baseline.min(now)) {
+		return 0
+	}
+	return floorShare * c.bestRate(now) * c.minRTT.min(now).Seconds()
+}
+
+// bestRate is the best delivery rate (OK completions per second) of the
+// windows of the last rateSpan.
+func (c *controller) bestRate(now time.Time) float64 {
+	var best float64
+	for i := range min(c.rateN, rateSlots) {
+		if s := c.rates[i]; now.Sub(s.at) <= rateSpan {
+			best = math.Max(best, s.r)
+		}
+	}
+	return best
 }
 
 // jitter returns d spread uniformly over [0.75d, 1.25d), so that gateways

@@ -240,7 +240,7 @@ func TestControllerSharedBackend(t *testing.T) {
 			for next <= t {
 				l := ls[int(next/gap)%n]
 				next += gap
-				if tok, r := l.Acquire(0, time.Time{}); r == ReasonNone {
+				if tok, r := l.Acquire(0, 0, time.Time{}); r == ReasonNone {
 					at, out := be.serve(t)
 					heap.Push(&done, simDone{at: at, start: t, tok: tok, out: out})
 				}

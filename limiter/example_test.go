@@ -20,7 +20,7 @@ func Example() {
 	}
 	defer l.Close()
 
-	tok, reason := l.Acquire(0, time.Now().Add(2*time.Second))
+	tok, reason := l.Acquire(0, 0, time.Now().Add(2*time.Second))
 	if reason != limiter.ReasonNone {
 		// 503 with Retry-After: l.RetryAfter(0) seconds.
 		fmt.Println("rejected:", reason)

@@ -17,7 +17,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			tok, r := l.Acquire(0, time.Time{})
+			tok, r := l.Acquire(0, 0, time.Time{})
 			if r != ReasonNone {
 				b.Fatalf("Acquire: got %v", r)
 			}
@@ -33,12 +33,12 @@ func BenchmarkAcquireReject(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, _ := l.Acquire(0, time.Time{})
+	tok, _ := l.Acquire(0, 0, time.Time{})
 	defer tok.Release(0, OutcomeIgnore)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, r := l.Acquire(0, time.Time{}); r != ReasonQueueFull {
+			if _, r := l.Acquire(0, 0, time.Time{}); r != ReasonQueueFull {
 				b.Fatalf("Acquire: got %v", r)
 			}
 		}
@@ -57,7 +57,7 @@ func BenchmarkAcquireQueued(b *testing.B) {
 	b.SetParallelism(4) // 4 × GOMAXPROCS goroutines on 4 slots
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			tok, r := l.Acquire(0, time.Time{})
+			tok, r := l.Acquire(0, 0, time.Time{})
 			if r != ReasonNone {
 				b.Fatalf("Acquire: got %v", r)
 			}

@@ -11,6 +11,7 @@ import (
 // the queue itself is guarded by Limiter.mu.
 type class struct {
 	name      string
+	index     int // in the current classSet; guarded by Limiter.mu
 	maxQueue  atomic.Int64
 	maxWait   atomic.Int64 // ns
 	lifoAfter atomic.Int64 // ns
@@ -60,7 +61,12 @@ func (k *class) standing(now int64) bool {
 // classSet is the immutable list of classes, highest priority first;
 // Reconfigure swaps in a new one.
 type classSet struct {
-	list []*class
+	list     []*class
+	arrivals []atomic.Uint64 // per admission level: see levelCtl
+}
+
+func newClassSet(n int) *classSet {
+	return &classSet{list: make([]*class, n), arrivals: make([]atomic.Uint64, n<<subBits)}
 }
 
 func (cs *classSet) byName(name string) *class {
@@ -164,6 +170,9 @@ func (l *Limiter) wait(c int, deadline, now time.Time) (Token, Reason) {
 	budget, why, r := l.budget(cs, c, deadline, now)
 	if r != ReasonNone {
 		l.mu.Unlock()
+		if r == ReasonQueueFull {
+			l.loss(c)
+		}
 		return Token{}, k.reject(r)
 	}
 	w := l.pool.Get().(*waiter)
@@ -210,7 +219,7 @@ func (l *Limiter) budget(cs *classSet, c int, deadline, now time.Time) (time.Dur
 	if l.wouldOutwait(cs, c, budget) {
 		return 0, 0, ReasonQueueFull
 	}
-	if k.standing(ns) && c > 0 { // the top class keeps its full wait: see Config.OverloadWait
+	if k.standing(ns) && c > 0 && c >= int(l.level.Load()>>subBits) { // see Config.OverloadWait
 		budget = min(budget, l.overloadWait)
 	}
 	if !deadline.IsZero() {
@@ -282,10 +291,14 @@ func (l *Limiter) finish(w *waiter, r Reason, now time.Time) {
 		k.since.Store(0)
 	}
 	l.waiting.Add(-1)
-	if r == ReasonNone {
+	switch r {
+	case ReasonNone:
 		k.admitted.Add(1)
 		k.waitNs.Add(int64(now.Sub(w.enq)))
-	} else {
+	case ReasonTimeout, ReasonDeadline:
+		l.loss(k.index)
+		fallthrough
+	default:
 		k.rejected[r].Add(1)
 	}
 	w.ch <- r

@@ -40,7 +40,7 @@ func newQH(t *testing.T, limit int, classes ...ClassConfig) *qh {
 // hold takes a slot at once.
 func (h *qh) hold(class int) Token {
 	h.t.Helper()
-	tok, r := h.l.Acquire(class, time.Time{})
+	tok, r := h.l.Acquire(class, 0, time.Time{})
 	if r != ReasonNone {
 		h.t.Fatalf("Acquire(%d): got %v; want none", class, r)
 	}
@@ -52,7 +52,7 @@ func (h *qh) start(name string, class int, deadline time.Time) {
 	h.t.Helper()
 	before := h.l.waiting.Load()
 	go func() {
-		tok, r := h.l.Acquire(class, deadline)
+		tok, r := h.l.Acquire(class, 0, deadline)
 		h.res <- result{name, tok, r}
 	}()
 	waitFor(h.t, name+" queued", func() bool { return h.l.waiting.Load() == before+1 })
@@ -195,11 +195,11 @@ func TestQueueShed(t *testing.T) {
 	h.start("low", 1, time.Time{})
 	h.start("critical1", 0, time.Time{})
 	h.clk.Advance(150 * time.Millisecond) // the critical queue is standing
-	if _, r := h.l.Acquire(1, time.Time{}); r != ReasonShed {
+	if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonShed {
 		t.Errorf("low class under a standing critical queue: got %v; want shed", r)
 	}
 	go func() { // joining the standing queue evicts the low waiter
-		tok, r := h.l.Acquire(0, time.Time{})
+		tok, r := h.l.Acquire(0, 0, time.Time{})
 		h.res <- result{"critical2", tok, r}
 	}()
 	h.expect("low", ReasonShed) // it could not be served before the critical queue empties
@@ -207,7 +207,7 @@ func TestQueueShed(t *testing.T) {
 	tok.Release(0, OutcomeIgnore)
 	h.expect("critical2", ReasonNone).Release(0, OutcomeIgnore) // LIFO
 	h.expect("critical1", ReasonNone).Release(0, OutcomeIgnore)
-	if _, r := h.l.Acquire(1, time.Time{}); r != ReasonNone {
+	if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonNone {
 		t.Errorf("low class once the queues are empty: got %v; want none", r)
 	}
 }
@@ -217,11 +217,11 @@ func TestQueueFull(t *testing.T) {
 	tok := h.hold(0)
 	h.start("a", 0, time.Time{})
 	h.start("b", 0, time.Time{})
-	if _, r := h.l.Acquire(0, time.Time{}); r != ReasonQueueFull {
+	if _, r := h.l.Acquire(0, 0, time.Time{}); r != ReasonQueueFull {
 		t.Errorf("third waiter of MaxQueue 2: got %v; want queue_full", r)
 	}
-	if _, r := h.l.Acquire(1, time.Time{}); r != ReasonQueueFull {
-		t.Errorf("MaxQueue 0 with no free slot: got %v; want queue_full", r)
+	if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonShed {
+		t.Errorf("lower class after a higher one found its queue full: got %v; want shed", r)
 	}
 	tok.Release(0, OutcomeIgnore)
 	h.expect("a", ReasonNone).Release(0, OutcomeIgnore)
@@ -246,10 +246,10 @@ func TestQueueDeadline(t *testing.T) {
 	h := newQH(t, 1, normal, low)
 	h.prime(20 * time.Millisecond)
 	now := h.clk.Now()
-	if _, r := h.l.Acquire(0, now.Add(10*time.Millisecond)); r != ReasonDeadline {
+	if _, r := h.l.Acquire(0, 0, now.Add(10*time.Millisecond)); r != ReasonDeadline {
 		t.Errorf("deadline closer than the min RTT, slot free: got %v; want deadline", r)
 	}
-	if _, r := h.l.Acquire(0, now.Add(-time.Millisecond)); r != ReasonDeadline {
+	if _, r := h.l.Acquire(0, 0, now.Add(-time.Millisecond)); r != ReasonDeadline {
 		t.Errorf("deadline passed: got %v; want deadline", r)
 	}
 	tok := h.hold(0)
@@ -258,8 +258,13 @@ func TestQueueDeadline(t *testing.T) {
 	h.none()
 	h.clk.Advance(time.Millisecond)
 	h.expect("a", ReasonDeadline)
+	tok.Release(0, OutcomeIgnore)
 
-	// Dropped when it would be admitted: the min RTT rose meanwhile.
+	// Dropped when it would be admitted: the min RTT rose meanwhile. (A
+	// new limiter: a's loss has shed the lower class for this window.)
+	h = newQH(t, 1, normal, low)
+	h.prime(20 * time.Millisecond)
+	tok = h.hold(0)
 	now = h.clk.Now()
 	h.start("b", 0, now.Add(100*time.Millisecond))
 	h.start("c", 1, time.Time{})
@@ -276,7 +281,7 @@ func TestClose(t *testing.T) {
 	h.start("a", 0, time.Time{})
 	h.l.Close()
 	h.expect("a", ReasonClosed)
-	if _, r := h.l.Acquire(0, time.Time{}); r != ReasonClosed {
+	if _, r := h.l.Acquire(0, 0, time.Time{}); r != ReasonClosed {
 		t.Errorf("Acquire after Close: got %v; want closed", r)
 	}
 	if err := h.l.Reconfigure(Config{Classes: []ClassConfig{normal}}); !errors.Is(err, ErrClosed) {
@@ -352,7 +357,7 @@ func TestConfigErrors(t *testing.T) {
 	if l.Stats(&s); s.Limit != 1000 {
 		t.Errorf("initial limit 5000: got %d; want clamped to 1000", s.Limit)
 	}
-	if _, r := l.Acquire(1, time.Time{}); r != ReasonClosed {
+	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonClosed {
 		t.Errorf("Acquire of class 1 of 1: got %v; want closed", r)
 	}
 }
@@ -417,7 +422,7 @@ func TestConcurrent(t *testing.T) {
 				if i%7 == 0 {
 					deadline = time.Now().Add(time.Duration(w%5) * time.Millisecond)
 				}
-				tok, r := l.Acquire(rand.IntN(3), deadline)
+				tok, r := l.Acquire(rand.IntN(3), rand.Uint64(), deadline)
 				if r != ReasonNone {
 					continue
 				}
@@ -463,7 +468,7 @@ func TestQueueRejectsWhatWouldOutwait(t *testing.T) {
 	}
 	waitFor(t, "4 queued", func() bool { return h.l.waiting.Load() == 4 })
 	// 1 critical + 3 normal ahead: a fifth would be served after 100ms.
-	if _, r := h.l.Acquire(1, time.Time{}); r != ReasonQueueFull {
+	if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonQueueFull {
 		t.Fatalf("joining a queue that cannot drain within MaxWait: %v; want queue_full at once", r)
 	}
 	// The critical class, with nothing above it, still queues (1s budget).

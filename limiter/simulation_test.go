@@ -144,7 +144,7 @@ func (s *sim) run(d time.Duration, rps float64) phase {
 		}
 		for s.next <= t {
 			s.next += gap
-			tok, r := s.l.Acquire(0, time.Time{})
+			tok, r := s.l.Acquire(0, 0, time.Time{})
 			if r != ReasonNone {
 				p.rejected++
 				continue

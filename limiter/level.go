@@ -1,0 +1,119 @@
+package limiter
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// subBits: each class is split into 1<<subBits user levels by the top
+	// bits of the caller's user hash (DAGOR's user priority), so that the
+	// admission level can shed part of a class, the same users each time.
+	subBits   = 6
+	subLevels = 1 << subBits
+	// levelCut is the share of admitted arrivals an overloaded window
+	// sheds at least (DAGOR's alpha).
+	levelCut = 0.05
+	// levelGrow is the share of admitted arrivals a calm window admits
+	// more of at least (DAGOR's beta); at least one user level.
+	levelGrow = 0.05
+	// levelSlack: an overloaded window admits at most this many times
+	// what the backend served in it.
+	levelSlack = 1.05
+)
+
+// levelOf returns the admission level of a request of class c with user
+// hash user: lower is more important.
+func levelOf(c int, user uint64) int {
+	return c<<subBits | int(user>>(64-subBits))
+}
+
+// levelCtl is the admission level's window state: the arrivals per level
+// and the losses of admitted requests since the last window. Counters are
+// atomics written by Acquire and the queue; the rest is guarded by
+// Limiter.cmu.
+type levelCtl struct {
+	arrivals []atomic.Uint64 // per level, this window
+	losses   atomic.Uint64   // admitted requests that lost in a queue, this window
+	start    time.Time
+	served   uint64 // releases counted at the window's start
+	admitted uint64 // admissions (all classes) at the window's start
+	waitNs   int64  // queue wait (all classes) at the window's start
+	lastWait time.Duration
+}
+
+// loss records that a request of class c, admitted by the level, lost in
+// the queue (timed out, found it full, or would have outwaited it): no
+// lower class may have a slot while c loses, so every lower class is shed
+// at once, without waiting for the window (strict priority).
+func (l *Limiter) loss(c int) {
+	l.lvl.losses.Add(1)
+	top := int64((c+1)<<subBits - 1)
+	for {
+		cur := l.level.Load()
+		if cur <= top || l.level.CompareAndSwap(cur, top) {
+			return
+		}
+	}
+}
+
+// maxLevel is the level that admits every class of cs.
+func (cs *classSet) maxLevel() int64 { return int64(len(cs.list)<<subBits - 1) }
+
+// updateLevel ends a level window when one is due: an overloaded window
+// (losses, or a mean queue wait above target) lowers the level so that
+// the admitted arrivals fall by levelCut at least and to what the backend
+// served at most; a calm one raises it by levelGrow. Called with cmu held.
+func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target time.Duration) {
+	w := &l.lvl
+	d := now.Sub(w.start)
+	if d < l.levelWindow {
+		return
+	}
+	var adm uint64
+	var wns int64
+	for _, k := range cs.list {
+		adm += k.admitted.Load()
+		wns += k.waitNs.Load()
+	}
+	var wait time.Duration
+	if n := adm - w.admitted; n > 0 {
+		wait = time.Duration(wns-w.waitNs) / time.Duration(n)
+	}
+	losses := w.losses.Swap(0)
+	level := l.level.Load()
+	var in float64 // arrivals this window at admitted levels
+	counts := l.levelCounts[:0]
+	for i := range cs.arrivals {
+		n := float64(cs.arrivals[i].Swap(0))
+		counts = append(counts, n)
+		if int64(i) <= level {
+			in += n
+		}
+	}
+	l.levelCounts = counts
+	lo := int64(subLevels - 1) // the top class is never shed by the level
+	switch {
+	case losses > 0 || wait > target:
+		want := math.Min((1-levelCut)*in, levelSlack*float64(served-w.served))
+		level = max(lo, min(level-1, highestWithin(counts, want)))
+	case level < cs.maxLevel():
+		level = max(level+1, highestWithin(counts, (1+levelGrow)*in))
+	}
+	l.level.Store(min(max(level, lo), cs.maxLevel()))
+	w.start, w.served, w.admitted, w.waitNs, w.lastWait = now, served, adm, wns, wait
+}
+
+// highestWithin returns the highest level whose arrivals, with those of
+// every level above it, sum to at most want; -1 if the first exceeds it.
+func highestWithin(counts []float64, want float64) int64 {
+	var sum float64
+	for i, n := range counts {
+		sum += n
+		if sum > want {
+			return int64(i) - 1
+		}
+	}
+	return int64(len(counts)) - 1
+}

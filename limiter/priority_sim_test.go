@@ -1,0 +1,255 @@
+package limiter
+
+import (
+	"container/heap"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// prioSim drives a Limiter with the shipped classes and their queues
+// against a simBackend in simulated time: open-loop arrivals of a class
+// mix, each Acquire in a goroutine of its own (queued ones block), and the
+// simulation steps only once every goroutine has either queued or
+// answered, so that runs are deterministic.
+type prioSim struct {
+	t     *testing.T
+	clk   *fakeClock
+	base  time.Time
+	l     *Limiter
+	be    *simBackend
+	rng   *rand.Rand
+	now   time.Duration
+	next  time.Duration // next arrival
+	done  doneHeap
+	res   chan prioResult
+	alive int // goroutines that have not delivered their result
+
+	// delay holds each slot this much longer than the backend took, ±
+	// jitter (uniform): the gateway's own reads of answers waiting for a
+	// CPU. The limiter's LocalDelay reports seen, which a test sets to
+	// what the gateway can measure of it.
+	delay, jitter, seen time.Duration
+
+	// Per class.
+	sent, ok, lost []int
+	lastLoss       []time.Duration // when a request of the class last lost; -1: never
+	barged         int             // admissions of a class while a higher one had lost in the last 100ms
+	maxQueue       int             // the backend's deepest queue (requests waiting for a worker)
+	served         int             // backend completions
+	limits         []int           // the limit every 100 ms
+}
+
+type prioResult struct {
+	c   int
+	tok Token
+	r   Reason
+}
+
+// shippedSimClasses are configs/gateway.yaml's classes.
+var shippedSimClasses = []ClassConfig{
+	{Name: "critical", MaxQueue: 2000, MaxWait: time.Second},
+	{Name: "high", MaxQueue: 2000, MaxWait: 500 * time.Millisecond},
+	{Name: "normal", MaxQueue: 1000, MaxWait: 200 * time.Millisecond},
+	{Name: "low", MaxQueue: 200, MaxWait: 100 * time.Millisecond},
+}
+
+func newPrioSim(t *testing.T, initial int, be *simBackend) *prioSim {
+	t.Helper()
+	clk := newFakeClock()
+	s := &prioSim{t: t, clk: clk, base: clk.Now(), be: be, rng: rand.New(rand.NewPCG(1, 2)), res: make(chan prioResult, 64)}
+	l, err := New(Config{
+		InitialLimit: initial,
+		Classes:      shippedSimClasses,
+		Now:          clk.Now,
+		AfterFunc:    clk.AfterFunc,
+		LocalDelay:   func() time.Duration { return s.seen },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.l = l
+	n := len(shippedSimClasses)
+	s.sent, s.ok, s.lost, s.lastLoss = make([]int, n), make([]int, n), make([]int, n), make([]time.Duration, n)
+	for i := range s.lastLoss {
+		s.lastLoss[i] = -1
+	}
+	return s
+}
+
+// run offers rps for d, split over the classes by weights.
+func (s *prioSim) run(d time.Duration, rps float64, weights ...float64) {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	end := s.now + d
+	gap := time.Duration(float64(time.Second) / rps)
+	s.next = max(s.next, s.now)
+	tick := s.now + 100*time.Millisecond
+	for s.now < end {
+		t := min(s.next, tick, end)
+		if len(s.done) > 0 && s.done[0].at < t {
+			t = s.done[0].at
+		}
+		s.clk.Advance(s.base.Add(t).Sub(s.clk.Now())) // fires queue timeouts on the way
+		s.now = t
+		s.settle()
+		for len(s.done) > 0 && s.done[0].at <= t {
+			e := heap.Pop(&s.done).(simDone)
+			e.tok.Release(e.at-e.start, e.out)
+			s.settle()
+		}
+		for s.next <= t {
+			s.next += gap
+			c, u := 0, s.rng.Float64()*total
+			for c < len(weights)-1 && u >= weights[c] {
+				u -= weights[c]
+				c++
+			}
+			s.arrive(c)
+		}
+		if t == tick {
+			var st Stats
+			s.l.Stats(&st)
+			s.limits = append(s.limits, st.Limit)
+			tick += 100 * time.Millisecond
+		}
+	}
+}
+
+// arrive starts one request of class c, as the gateway would: with its
+// user's hash and a deadline 2 s out.
+func (s *prioSim) arrive(c int) {
+	s.sent[c]++
+	s.alive++
+	user, deadline := s.rng.Uint64(), s.clk.Now().Add(2*time.Second)
+	go func() {
+		tok, r := s.l.Acquire(c, user, deadline)
+		s.res <- prioResult{c, tok, r}
+	}()
+	s.settle()
+}
+
+// settle waits until every live goroutine is queued, taking the results
+// of the others: admitted requests go to the backend now.
+func (s *prioSim) settle() {
+	for {
+		select {
+		case r := <-s.res:
+			s.alive--
+			s.take(r)
+			continue
+		default:
+		}
+		if int64(s.alive) == s.l.waiting.Load() {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+func (s *prioSim) take(r prioResult) {
+	if r.r != ReasonNone {
+		s.lost[r.c]++
+		s.lastLoss[r.c] = s.now
+		return
+	}
+	s.ok[r.c]++
+	for h := range r.c {
+		if s.lastLoss[h] >= 0 && s.now-s.lastLoss[h] < 100*time.Millisecond {
+			s.barged++
+			break
+		}
+	}
+	inBackend := 0 // admitted and not yet answered by the backend
+	for _, e := range s.done {
+		if e.at-s.delay-s.jitter > s.now {
+			inBackend++
+		}
+	}
+	s.maxQueue = max(s.maxQueue, inBackend+1-len(s.be.free))
+	at, out := s.be.serve(s.now)
+	s.served++
+	d := s.delay
+	if s.jitter > 0 {
+		d += time.Duration((2*s.rng.Float64() - 1) * float64(s.jitter))
+	}
+	heap.Push(&s.done, simDone{at: at + d, start: s.now, tok: r.tok, out: out})
+}
+
+func (s *prioSim) success(c int) float64 { return float64(s.ok[c]) / float64(max(s.sent[c], 1)) }
+
+func (s *prioSim) reset() {
+	for i := range s.sent {
+		s.sent[i], s.ok[i], s.lost[i] = 0, 0, 0
+	}
+	s.barged, s.maxQueue, s.served = 0, 0, 0
+	s.limits = s.limits[:0]
+}
+
+// TestPriorityLockstepSurge reproduces the first failure of the admission
+// issue: a backend whose 20 workers finish in lockstep every 20 ms, a 10×
+// surge, venue check-ins (high) at 40% of capacity. The old limiter let a
+// high waiter in a standing queue wait 2 ms, so it timed out between the
+// bursts of completions while the lower classes took the freed slots: high
+// got 13% served. Now a class above the one the admission level cuts
+// through waits its full max_wait, and a loss of a class sheds every lower
+// one at once.
+func TestPriorityLockstepSurge(t *testing.T) {
+	for _, initial := range []int{20, 200} {
+		s := newPrioSim(t, initial, newSimBackend(20, 20*time.Millisecond))
+		mix := []float64{1, 4, 75, 20} // at 10× C: critical 10%, high 40% of C
+		s.run(2*time.Second, simC/2, mix...)
+		s.reset()
+		s.run(6*time.Second, overload, mix...)
+		t.Logf("initial %d: sent %v; success critical %.4f high %.4f normal %.3f low %.3f; backend %.0f%% of C, deepest queue %d; %d admissions while a higher class lost",
+			initial, s.sent, s.success(0), s.success(1), s.success(2), s.success(3), 100*float64(s.served)/(6*simC), s.maxQueue, s.barged)
+		if s.success(0) < 0.999 || s.success(1) < 0.99 {
+			t.Errorf("initial %d: success critical %.4f, high %.4f; want >= 0.999, >= 0.99", initial, s.success(0), s.success(1))
+		}
+		if s.success(3) > s.success(2)+0.01 {
+			t.Errorf("initial %d: low success %.3f above normal's %.3f", initial, s.success(3), s.success(2))
+		}
+		if busy := float64(s.served) / (6 * simC); busy < 0.9 {
+			t.Errorf("initial %d: backend served %.0f%% of its capacity; want >= 90%%", initial, 100*busy)
+		}
+		if s.maxQueue > 3*20 {
+			t.Errorf("initial %d: backend queue reached %d; want <= 3x its 20 workers", initial, s.maxQueue)
+		}
+		if share := float64(s.barged) / float64(s.ok[2]+s.ok[3]+1); share > 0.01 {
+			t.Errorf("initial %d: %d admissions (%.1f%% of the lower classes') while a higher class lost; want none", initial, s.barged, 100*share)
+		}
+	}
+}
+
+// TestLocalDelayIsNotBackendLatency reproduces the second failure: the
+// gateway, saturated by retrying clients, reads the backend's answers
+// 200-400 ms late, so RTTs read 220-420 ms from a backend answering in 20 ms. The
+// old limiter took that for queueing and cut the limit to the floor (the
+// timer-based lag it was given saw 2-11 ms of it). Given a local delay
+// measure that sees it, the limit rises to hold the backend busy instead
+// of falling below half its workers.
+func TestLocalDelayIsNotBackendLatency(t *testing.T) {
+	s := newPrioSim(t, 20, newSimBackend(20, 20*time.Millisecond))
+	mix := []float64{1, 4, 75, 20}
+	s.run(3*time.Second, 2*simC, mix...)
+	s.delay, s.jitter, s.seen = 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
+	s.reset()
+	s.run(8*time.Second, 2*simC, mix...)
+	lo := 1 << 30
+	for _, l := range s.limits {
+		lo = min(lo, l)
+	}
+	s.reset()
+	s.run(4*time.Second, 2*simC, mix...)
+	busy := float64(s.served) / (4 * simC)
+	t.Logf("reads 300±100 ms late: limit never below %d; then %v; backend %.0f%% busy over the last 4 s", lo, s.limits[len(s.limits)-5:], 100*busy)
+	if lo < 10 {
+		t.Errorf("limit fell to %d; want never below half the backend's 20 workers", lo)
+	}
+	if busy < 0.9 {
+		t.Errorf("backend served %.0f%% of its capacity; want >= 90%%", 100*busy)
+	}
+}
