@@ -113,10 +113,14 @@ type LimiterStatus struct {
 	BaselineRTTMs float64 `json:"baseline_rtt_ms"`
 	P90RTTMs      float64 `json:"p90_rtt_ms"`
 	DrainRate     float64 `json:"drain_rate"`
-	// SchedLagMs is how late a runnable goroutine gets a CPU here,
-	// subtracted from round trips before they reach the limiter.
-	SchedLagMs float64       `json:"sched_lag_ms"`
-	Classes    []ClassStatus `json:"classes"`
+	// LocalDelayMs is how late this process reads an answer that has
+	// arrived (a loopback probe through the network poller): taken off
+	// round trips, and its slots added to the limit.
+	LocalDelayMs float64 `json:"local_delay_ms"`
+	// QueueTargetMs is the mean queue wait above which the admission
+	// level sheds more.
+	QueueTargetMs float64       `json:"queue_target_ms"`
+	Classes       []ClassStatus `json:"classes"`
 }
 
 // ClassStatus is one priority class: its queue, admissions and
@@ -128,6 +132,9 @@ type ClassStatus struct {
 	Shed       uint64            `json:"shed"`
 	Rejected   map[string]uint64 `json:"rejected"`
 	MeanWaitMs float64           `json:"mean_wait_ms"`
+	// Admitting is the share of the class's users the admission level
+	// lets through now (1: all; 0: shed at arrival).
+	Admitting float64 `json:"admitting"`
 }
 
 // ConfigStatus identifies the config version in force.
@@ -236,11 +243,12 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	g.limiter.Stats(&ls)
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
-		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate, SchedLagMs: ms(g.lag.current()),
+		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate,
+		LocalDelayMs: ms(ls.LocalDelay), QueueTargetMs: ms(ls.QueueDelayTarget),
 	}
 	for _, c := range ls.Classes {
 		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,
-			Rejected: map[string]uint64{}, MeanWaitMs: ms(c.MeanWait)}
+			Rejected: map[string]uint64{}, MeanWaitMs: ms(c.MeanWait), Admitting: c.Admitting}
 		for r, n := range c.Rejected {
 			if r != int(limiter.ReasonNone) {
 				cs.Rejected[limiter.Reason(r).String()] = n

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/valyala/fasthttp"
 
@@ -65,13 +68,26 @@ func secondsCeil(d time.Duration) int {
 }
 
 // admit takes a backend slot for rt's class, waiting in its queue at most
-// until deadline or the class's max_wait. The error is a *shedError.
-func (g *Gateway) admit(rt *route, deadline time.Time) (limiter.Token, error) {
-	tok, reason := g.limiter.Acquire(rt.classIdx, deadline)
+// until deadline or the class's max_wait; user is the request's user hash
+// (see userHash). The error is a *shedError.
+func (g *Gateway) admit(rt *route, user uint64, deadline time.Time) (limiter.Token, error) {
+	tok, reason := g.limiter.Acquire(rt.classIdx, user, deadline)
 	if reason != limiter.ReasonNone {
 		return tok, shedErrors[reason]
 	}
 	return tok, nil
+}
+
+// userHash is the user priority the admission level sheds by within a
+// class (DAGOR): the hash of the request's key, so that in a surge the same
+// residents are served or turned away each time rather than everyone
+// failing a share of their attempts; a request with no key draws one at
+// random.
+func userHash(key []byte) uint64 {
+	if len(key) == 0 {
+		return rand.Uint64()
+	}
+	return xxhash.Sum64(key)
 }
 
 // doAdmitted sends req under an admitted token, retrying only if the route
@@ -80,7 +96,7 @@ func (g *Gateway) admit(rt *route, deadline time.Time) (limiter.Token, error) {
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	start := time.Now()
 	err := rt.pool.DoRetry(req, resp, deadline, rt.cfg.Idempotent)
-	tok.Release(g.lag.adjust(time.Since(start)), outcomeOf(err, resp.StatusCode()))
+	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
 	return err
 }
 

@@ -114,7 +114,7 @@ func TestRejectionAllocatesNothing(t *testing.T) {
 	skipUnderRace(t)
 	g := newTestGateway(t, rejectTestConfig)
 	for range 2 { // take every slot: the next request finds no room and no queue
-		if _, reason := g.limiter.Acquire(0, time.Time{}); reason != 0 {
+		if _, reason := g.limiter.Acquire(0, 0, time.Time{}); reason != 0 {
 			t.Fatalf("could not take a slot: %v", reason)
 		}
 	}
@@ -140,7 +140,7 @@ func TestRejectionAllocatesNothing(t *testing.T) {
 func BenchmarkRejection(b *testing.B) {
 	g := newTestGateway(b, rejectTestConfig)
 	for range 2 {
-		g.limiter.Acquire(0, time.Time{})
+		g.limiter.Acquire(0, 0, time.Time{})
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -171,7 +171,7 @@ routes:
   - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}",
      cache: {ttl: upstream, stale_for: 1h}}
 `)
-	if _, reason := g.limiter.Acquire(0, time.Time{}); reason != 0 {
+	if _, reason := g.limiter.Acquire(0, 0, time.Time{}); reason != 0 {
 		t.Fatalf("could not take the only slot: %v", reason)
 	}
 	now := time.Now()

@@ -59,7 +59,7 @@ type Gateway struct {
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
 	outcomes  outcomes
-	lag       schedLag
+	local     localDelay
 	draining  atomic.Bool
 	stop      chan struct{} // closed by Shutdown
 	started   time.Time
@@ -176,7 +176,9 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.cache = c
-	if g.limiter, err = limiter.New(limiterConfig(&cfg.Limiter)); err != nil {
+	lc := limiterConfig(&cfg.Limiter)
+	lc.LocalDelay = g.local.current
+	if g.limiter, err = limiter.New(lc); err != nil {
 		return nil, err
 	}
 	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)

@@ -89,11 +89,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	deadline := start.Add(rt.attemptTimeout())
+	user := userHash(sc.key)
 	var err error
 	if rt.shared() {
-		err = g.fetchShared(ctx, rt, sc, deadline)
+		err = g.fetchShared(ctx, rt, sc, user, deadline)
 	} else {
-		err = g.forward(ctx, rt, sc, deadline)
+		err = g.forward(ctx, rt, sc, user, deadline)
 	}
 	_, shed := err.(*shedError)
 	failed := err != nil || ctx.Response.StatusCode() >= 500
@@ -124,19 +125,19 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 // fetchShared answers through an entry that other requests may share: a
 // coalesced flight when the route coalesces, a call of its own otherwise.
 // The answer is written with X-Cache: MISS.
-func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) error {
+func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
 	var e *cache.Entry
 	var err error
 	if rt.coalesce {
 		var shared bool
 		e, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (*cache.Entry, error) {
-			return g.prepareFetch(ctx, rt, sc, deadline)
+			return g.prepareFetch(ctx, rt, sc, user, deadline)
 		})
 		if shared {
 			g.coalesced.Add(1)
 		}
 	} else {
-		e, err = g.prepareFetch(ctx, rt, sc, deadline)()
+		e, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
 	}
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 // recycles when the handler returns) and returns the fetch, which runs
 // under the first caller's deadline. The fetch stores a cacheable answer
 // unless an invalidation of its key happened while it ran.
-func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) func() (*cache.Entry, error) {
+func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) func() (*cache.Entry, error) {
 	req := fasthttp.AcquireRequest()
 	g.prepareRequest(ctx, req, sc)
 	ckey := append([]byte(nil), sc.ckey...)
@@ -158,7 +159,7 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		defer fasthttp.ReleaseRequest(req)
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
-		tok, err := g.admit(rt, deadline)
+		tok, err := g.admit(rt, user, deadline)
 		if err != nil {
 			return nil, err
 		}
@@ -190,8 +191,8 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp
 // forward sends a copy of the client's request to rt's upstream, once
 // admitted, and writes the answer, hop-by-hop headers stripped, into
 // ctx.Response.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, deadline time.Time) error {
-	tok, err := g.admit(rt, deadline)
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
+	tok, err := g.admit(rt, user, deadline)
 	if err != nil {
 		return err
 	}

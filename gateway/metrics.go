@@ -192,10 +192,12 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_min_rtt_seconds", ls.MinRTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_p90_rtt_seconds", ls.P90RTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_rate", ls.DrainRate)
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_local_delay_seconds", ls.LocalDelay.Seconds())
 	for _, c := range ls.Classes {
 		l := fmt.Sprintf(`{class=%q}`, c.Name)
 		metrics.WriteGaugeUint64(w, "gateway_limiter_queue_depth"+l, uint64(c.QueueDepth))
 		metrics.WriteGaugeFloat64(w, "gateway_limiter_mean_wait_seconds"+l, c.MeanWait.Seconds())
+		metrics.WriteGaugeFloat64(w, "gateway_limiter_admitting_ratio"+l, c.Admitting)
 		metrics.WriteCounterUint64(w, "gateway_limiter_admitted_total"+l, c.Admitted)
 		for r, n := range c.Rejected {
 			if r != int(limiter.ReasonNone) {

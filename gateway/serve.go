@@ -52,7 +52,7 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 	if cfg.Cache.PersistPath != "" {
 		go g.persistLoop(cfg.Cache.PersistEvery, g.stop)
 	}
-	go g.lag.run(g.stop)
+	go g.local.run(g.stop)
 	select {
 	case <-g.stop:
 		return nil

@@ -291,8 +291,9 @@ func (l *Limiter) publish() {
 // effect at once, the current limit is kept (clamped to the new bounds), as
 // are the RTT estimates, in-flight tokens and queued waiters. Classes are
 // matched by name; waiters of a removed class get ReasonClosed. A queue
-// whose MaxQueue shrank keeps its waiters. Now and AfterFunc are ignored:
-// the clock is fixed at New.
+// whose MaxQueue shrank keeps its waiters; the admission level starts
+// over, admitting every class. Now, AfterFunc and LocalDelay are ignored:
+// they are fixed at New.
 func (l *Limiter) Reconfigure(cfg Config) error {
 	c, err := cfg.normalize()
 	if err != nil {

@@ -23,6 +23,12 @@ type Stats struct {
 	P90RTT time.Duration
 	// DrainRate is completions (releases) per second, smoothed.
 	DrainRate float64
+	// LocalDelay is Config.LocalDelay's reading: taken off RTTs, its
+	// slots added to Limit.
+	LocalDelay time.Duration
+	// QueueDelayTarget is the mean queue wait above which the admission
+	// level sheds more.
+	QueueDelayTarget time.Duration
 	// Classes has one entry per class, highest priority first.
 	Classes []ClassStats
 }
@@ -38,6 +44,9 @@ type ClassStats struct {
 	// MeanWait is the recent mean time admitted requests spent queued
 	// (zero for those admitted at once).
 	MeanWait time.Duration
+	// Admitting is the share of the class's users the admission level
+	// lets through: 1 all, 0 none (then only an idle backend takes them).
+	Admitting float64
 }
 
 // Stats fills s. It allocates only when s.Classes must grow.
@@ -50,10 +59,14 @@ func (l *Limiter) Stats(s *Stats) {
 	s.MinRTT = l.ctl.minRTT.min(now)
 	s.BaselineRTT = l.ctl.baseline.min(now)
 	s.P90RTT = l.ctl.lastP90
-	for _, k := range cs.list {
-		s.Classes = append(s.Classes, ClassStats{Name: k.name, MeanWait: time.Duration(k.meanWait)})
+	s.QueueDelayTarget = l.queueDelayTarget(now)
+	level := l.level.Load()
+	for i, k := range cs.list {
+		admitting := float64(min(max(level-int64(i<<subBits)+1, 0), subLevels)) / subLevels
+		s.Classes = append(s.Classes, ClassStats{Name: k.name, MeanWait: time.Duration(k.meanWait), Admitting: admitting})
 	}
 	l.cmu.Unlock()
+	s.LocalDelay = l.local()
 	s.Limit = int(l.limit.Load())
 	s.InFlight = int(l.inflight.Load())
 	s.DrainRate = math.Float64frombits(l.drain.Load())
