@@ -3,6 +3,7 @@
 # when they are missing (run as root).
 #
 #   scripts/deps.sh chromium   # headless Chromium, to render the HTML load-test reports
+#   scripts/deps.sh haproxy    # HAProxy, the peer make bench measures admission against
 #
 # Then, for example:
 #   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
@@ -18,15 +19,19 @@ need_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
 }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy..." >&2; exit 2; }
 for dep in "$@"; do
 	case $dep in
 	chromium)
 		[ -x /usr/bin/chromium ] || need_apt chromium
 		/usr/bin/chromium --version
 		;;
+	haproxy)
+		command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt haproxy
+		/usr/sbin/haproxy -v | head -1
+		;;
 	*)
-		echo "deps: unknown dependency $dep (have: chromium)" >&2
+		echo "deps: unknown dependency $dep (have: chromium, haproxy)" >&2
 		exit 2
 		;;
 	esac

@@ -1,0 +1,398 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"shedgate/loadtest"
+)
+
+// The admission benchmarks of the priority issue: a 10x surge on an issuer
+// whose 10 workers hold every request exactly 20 ms (C = 500/s, workers
+// finishing in lockstep), through the gateway and through HAProxy set up
+// as an expert would (set-priority-class by route, maxconn = the issuer's
+// workers, a queue timeout, its cache on codes), side by side in one run.
+// make test runs one mix with loose bounds; make bench (SHEDGATE_BENCH=1)
+// runs every mix and client kind and prints the figures.
+
+const (
+	admWorkers = 10
+	admC       = 500.0 // the issuer's capacity, req/s
+)
+
+// admMix is one request mix at 10x: the percentages of the offered load.
+type admMix struct {
+	name                                string
+	scan, checkin, show, issue, reissue int
+}
+
+var admMixes = []admMix{
+	{"top two 50% of C", 1, 4, 30, 45, 20},
+	{"top two 40% of C", 2, 2, 20, 50, 26},
+	{"top two 60% of C", 3, 3, 40, 40, 14},
+}
+
+// admClients are the client kinds: patient never retry; impatient retry
+// at once, 3 attempts in all; polite honour Retry-After (up to 3 s).
+var admClients = map[string]string{
+	"patient":   "{kind: patient, weight: 1}",
+	"impatient": "{kind: impatient, weight: 1, retries: 2, retry_delay: 0s}",
+	"polite":    "{kind: polite, weight: 1, retries: 3, max_retry_after: 3s}",
+}
+
+func admScenario(t *testing.T, m admMix, clients string) string {
+	t.Helper()
+	src := fmt.Sprintf(`name: admission
+target: http://127.0.0.1:1
+timeout: 2s
+seed: 12
+phases:
+  - {kind: constant, rate: 250, duration: 2s}
+  - {kind: step, rate: 5000, duration: 10s}
+clients: [%s]
+setup: {path: "/v1/codes/{key}", pool: 300}
+actions: [{at: 2s, post: "http://{issuer_admin}/stats/reset", body: ""}]
+requests:
+  - {name: scan, class: scan, weight: %d, method: POST, path: /v1/scans,
+     body: '{"code":"{code}","site":"s","sample_id":"{run}-{seq}"}',
+     key: {kind: uniform, population: 300, format: resident_id, seed: 3}}
+  - {name: checkin, class: checkin, weight: %d, method: POST, path: "/v1/venues/{venue}/checkins",
+     body: '{"id":"{key}"}', key: {kind: uniform, population: 100000, format: resident_id, seed: 5},
+     params: {venue: {kind: uniform, population: 400, prefix: v-}}}
+  - {name: show, class: show, weight: %d, path: "/v1/codes/{key}",
+     key: {kind: zipf, population: 200000, s: 1.1, v: 200, format: resident_id, seed: 6}}
+  - {name: issue, class: issue, weight: %d, path: "/v1/codes/{key}", key: {kind: resident_id, population: 100000000, seed: 2}}
+  - {name: reissue, class: reissue, weight: %d, method: POST, path: "/v1/codes/{key}/reissue", ok_status: [409],
+     key: {kind: resident_id, population: 100000000, seed: 4}}
+`, clients, m.scan, m.checkin, m.show, m.issue, m.reissue)
+	p := filepath.Join(t.TempDir(), "admission.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// admissionConfig fronts the issuer with the shipped classes and routes,
+// codes cached and coalesced, and an initial limit ten times the issuer's
+// workers.
+func admissionConfig(target string) string {
+	return fmt.Sprintf(`server:
+  listen: "127.0.0.1:0"
+  admin_listen: "[::1]:0"
+upstreams:
+  issuer:
+    targets: ["%s"]
+limiter:
+  initial_limit: %d
+  min_limit: 1
+  classes:%s
+routes:
+  - {name: scan, method: POST, path: /v1/scans, upstream: issuer, class: critical}
+  - {name: checkin, method: POST, path: "/v1/venues/{venue}/checkins", upstream: issuer, class: high}
+  - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}",
+     cache: {ttl: upstream, max_ttl: 720h, stale_for: 24h}, coalesce: true}
+  - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}", invalidates: [code]}
+  - {name: passthrough, path: "/*", upstream: issuer, class: normal}
+`, target, 10*admWorkers, shippedClasses)
+}
+
+// haproxyConfig is the expert's HAProxy in front of the issuer on listen.
+func haproxyConfig(listen, target string) string {
+	return fmt.Sprintf(`global
+  maxconn 50000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 10s
+  timeout server 2s
+  timeout queue 500ms
+cache codes
+  total-max-size 256
+  max-object-size 16384
+  max-age 2592000
+frontend fe
+  bind %s
+  http-request set-priority-class int(2)
+  http-request set-priority-class int(0) if { method POST } { path /v1/scans }
+  http-request set-priority-class int(1) if { method POST } { path_reg ^/v1/venues/[^/]+/checkins$ }
+  http-request set-priority-class int(1) if { path_beg /v1/health/ }
+  http-request set-priority-class int(3) if { method POST } { path_end /reissue }
+  default_backend issuer
+backend issuer
+  http-request cache-use codes if { method GET } { path_reg ^/v1/codes/[^/]+$ }
+  http-response cache-store codes
+  server s1 %s maxconn %d
+`, listen, target, admWorkers)
+}
+
+// haproxyL4Config spreads connections over the gateways, as an L4 load
+// balancer in front of a fleet would.
+func haproxyL4Config(listen string, gateways []string) string {
+	var servers strings.Builder
+	for i, g := range gateways {
+		fmt.Fprintf(&servers, "  server g%d %s\n", i, g)
+	}
+	return fmt.Sprintf(`global
+  maxconn 50000
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend fe
+  bind %s
+  default_backend fleet
+backend fleet
+  balance roundrobin
+%s`, listen, servers.String())
+}
+
+// startHAProxy runs haproxy with config in the foreground until the test
+// ends and returns its address. It skips the test when haproxy is not
+// installed (scripts/deps.sh haproxy installs it).
+func startHAProxy(t *testing.T, config func(listen string) string) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
+			t.Skip("haproxy not installed: scripts/deps.sh haproxy")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-db", "-f", cfg)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy not listening on %s after 5s:\n%s", addr, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// admResult is what one surge run measured.
+type admResult struct {
+	rep        *loadtest.Report
+	st         issuerStats
+	goodput    float64 // OK answers per second over the run, all classes
+	busy       float64 // issuer workers busy, share of the surge
+	queue      int64   // issuer's deepest queue in the surge (in flight - workers)
+	inversions int     // seconds where a class lost requests and a lower one was served
+	shedP99    float64 // ms: the gateway's rejections, or the lowest class's answers
+	adminP99   float64 // ms: /healthz and /status during the run; 0 for HAProxy
+}
+
+// adminProbe times the gateways' /healthz and /status every 50 ms.
+type adminProbe struct {
+	mu    sync.Mutex
+	times []float64
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func probeAdmin(urls []string) *adminProbe {
+	p := &adminProbe{stop: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, u := range urls {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				select {
+				case <-p.stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				start := time.Now()
+				resp, err := client.Get(u)
+				took := float64(time.Since(start)) / float64(time.Millisecond)
+				if err == nil {
+					resp.Body.Close()
+				}
+				p.mu.Lock()
+				p.times = append(p.times, took)
+				p.mu.Unlock()
+			}
+		}()
+	}
+	return p
+}
+
+func (p *adminProbe) p99() float64 {
+	close(p.stop)
+	p.wg.Wait()
+	slices.Sort(p.times)
+	if len(p.times) == 0 {
+		return 0
+	}
+	return p.times[(len(p.times)*99)/100]
+}
+
+// classOrder is the scenario's classes, highest priority first (show and
+// issue share the normal class).
+var classOrder = []string{"scan", "checkin", "show", "issue", "reissue"}
+var classRank = map[string]int{"scan": 0, "checkin": 1, "show": 2, "issue": 2, "reissue": 3}
+
+// runSurge runs one surge against target and gathers the figures.
+func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []gatewayProc) admResult {
+	t.Helper()
+	var urls []string
+	for _, g := range gateways {
+		urls = append(urls, g.admin("/healthz"), g.admin("/status"))
+	}
+	probe := probeAdmin(urls)
+	rep := runLoadtestAdmin(t, scenario, target, "http://"+is.addr(), is.Addrs[1])
+	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99()}
+	if len(gateways) == 0 {
+		r.adminP99 = 0
+	}
+	for _, c := range rep.Classes {
+		r.goodput += c.GoodputRPS
+	}
+	r.busy = r.st.BusyMs / (admWorkers * 10000)
+	r.queue = max(r.st.MaxInFlight-admWorkers, 0)
+	for _, sec := range rep.Timeline {
+		if sec.T < 3 || sec.T >= 12 { // the surge, its first second and the one the last requests end in aside
+			continue
+		}
+		inverted := false
+		for hi, hc := range sec.Classes {
+			lost := hc.Shed + hc.Errors + hc.Timeouts
+			for lo, lc := range sec.Classes {
+				if lost > 0 && classRank[lo] > classRank[hi] && lc.OK > 0 && lo != "show" { // show: cache hits need no slot
+					inverted = true
+				}
+			}
+		}
+		if inverted {
+			r.inversions++
+		}
+	}
+	r.shedP99 = rep.Classes["reissue"].LatencyMs.P99
+	if len(gateways) > 0 {
+		var sum float64
+		for _, g := range gateways {
+			sum = max(sum, histogramQuantile(getText(t, g.admin("/metrics")), "gateway_rejection_duration_seconds", 0.99)*1000)
+		}
+		r.shedP99 = sum
+	}
+	t.Logf("%s: goodput %.0f/s; issuer busy %.0f%%, deepest queue %d; success scan %.4f checkin %.4f show %.3f issue %.3f reissue %.3f; inversions %d s; shed p99 %.1f ms; admin p99 %.1f ms",
+		target, r.goodput, 100*r.busy, r.queue, rep.Classes["scan"].Success, rep.Classes["checkin"].Success,
+		rep.Classes["show"].Success, rep.Classes["issue"].Success, rep.Classes["reissue"].Success, r.inversions, r.shedP99, r.adminP99)
+	return r
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	_, _, body := do(t, "GET", url, "")
+	return body
+}
+
+// lockstepIssuer starts the issuer with constant 20 ms service times.
+func lockstepIssuer(t *testing.T) issuerProc {
+	return startIssuer(t, "-workers", fmt.Sprint(admWorkers), "-service-time", "20ms", "-growth", "+Inf")
+}
+
+// TestAdmissionSurge is make test's check of the admission design with
+// loose bounds: one mix, patient clients, through the gateway only.
+func TestAdmissionSurge(t *testing.T) {
+	if os.Getenv("SHEDGATE_BENCH") != "" {
+		t.Skip("make bench runs TestBenchAdmission")
+	}
+	is := lockstepIssuer(t)
+	gw := startGateway(t, admissionConfig(is.addr()))
+	r := runSurge(t, is, admScenario(t, admMixes[0], admClients["patient"]), "http://"+gw.Addrs[0], []gatewayProc{gw})
+	c := r.rep.Classes
+	if c["scan"].Success < 0.99 || c["checkin"].Success < 0.9 {
+		t.Errorf("success scan %.4f, checkin %.4f; want the top classes served (>= 0.99, >= 0.9)", c["scan"].Success, c["checkin"].Success)
+	}
+	if c["reissue"].Success > c["issue"].Success+0.02 {
+		t.Errorf("low class success %.3f above normal's %.3f", c["reissue"].Success, c["issue"].Success)
+	}
+	if r.busy < 0.6 {
+		t.Errorf("issuer busy %.0f%% of the surge; want it kept busy", 100*r.busy)
+	}
+	if r.queue > 10*admWorkers {
+		t.Errorf("issuer queue reached %d; want it bounded (target 3x its %d workers)", r.queue, admWorkers)
+	}
+}
+
+// TestBenchAdmission prints the admission figures: each mix and client
+// kind through the gateway and through HAProxy, then three gateways.
+func TestBenchAdmission(t *testing.T) {
+	benchOnly(t)
+	for _, kind := range []string{"patient", "impatient", "polite"} {
+		for _, m := range admMixes {
+			name := fmt.Sprintf("%s, %s", kind, m.name)
+			scenario := admScenario(t, m, admClients[kind])
+			is := lockstepIssuer(t)
+			gw := startGateway(t, admissionConfig(is.addr()))
+			g := runSurge(t, is, scenario, "http://"+gw.Addrs[0], []gatewayProc{gw})
+			gw.Kill()
+			is2 := lockstepIssuer(t)
+			hp := startHAProxy(t, func(l string) string { return haproxyConfig(l, is2.addr()) })
+			h := runSurge(t, is2, scenario, "http://"+hp, nil)
+			admFigures(t, name, g, h)
+		}
+	}
+	is := lockstepIssuer(t)
+	var gws []gatewayProc
+	var addrs []string
+	for range 3 {
+		gw := startGateway(t, admissionConfig(is.addr()))
+		gws, addrs = append(gws, gw), append(addrs, gw.Addrs[0])
+	}
+	lb := startHAProxy(t, func(l string) string { return haproxyL4Config(l, addrs) })
+	r := runSurge(t, is, admScenario(t, admMixes[0], admClients["patient"]), "http://"+lb, gws)
+	admFigures(t, "3 gateways, patient, "+admMixes[0].name, r, admResult{})
+}
+
+// admFigures prints one run's figures against the issue's targets; h is
+// HAProxy's run of the same scenario (zero: none).
+func admFigures(t *testing.T, name string, g, h admResult) {
+	t.Helper()
+	c := g.rep.Classes
+	figure(t, name+": scan success", 100*c["scan"].Success, "%", ">= 99.9", c["scan"].Success >= 0.999)
+	figure(t, name+": checkin success", 100*c["checkin"].Success, "%", ">= 99", c["checkin"].Success >= 0.99)
+	figure(t, name+": checkin p99", c["checkin"].LatencyMs.P99, "ms", "<= 1000", c["checkin"].LatencyMs.P99 <= 1000)
+	figure(t, name+": seconds a lower class was served while a higher lost", float64(g.inversions), "s", "0", g.inversions == 0)
+	figure(t, name+": issuer busy in the surge", 100*g.busy, "%", ">= 90", g.busy >= 0.9)
+	figure(t, name+": issuer deepest queue / workers", float64(g.queue)/admWorkers, "x", "<= 3", g.queue <= 3*admWorkers)
+	figure(t, name+": shed answers p99", g.shedP99, "ms", "<= 5", g.shedP99 <= 5)
+	figure(t, name+": admin /healthz,/status p99", g.adminP99, "ms", "<= 50", g.adminP99 <= 50)
+	if h.rep == nil {
+		return
+	}
+	hc := h.rep.Classes
+	figure(t, name+": HAProxy scan / checkin success", 100*hc["scan"].Success, "%", fmt.Sprintf("checkin %.1f%%", 100*hc["checkin"].Success), true)
+	figure(t, name+": HAProxy issuer busy", 100*h.busy, "%", "", true)
+	ratio := g.goodput / h.goodput
+	figure(t, name+": goodput gateway / HAProxy", ratio, "x", ">= 1.5", ratio >= 1.5)
+}
