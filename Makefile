@@ -18,7 +18,7 @@ test: vet
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/gateway$$')
 	$(GO) test -count=1 -timeout 30m ./gateway
 
-## bench: Go benchmarks, then end-to-end figures against their targets (about 13 min)
+## bench: Go benchmarks, then end-to-end figures against their targets (about 20 min)
 bench:
 	./scripts/bench.sh
 

@@ -108,7 +108,7 @@ routes:
 // haproxyConfig is the expert's HAProxy in front of the issuer on listen.
 func haproxyConfig(listen, target string) string {
 	return fmt.Sprintf(`global
-  maxconn 50000
+  maxconn 8000
 defaults
   mode http
   timeout connect 2s
@@ -142,7 +142,7 @@ func haproxyL4Config(listen string, gateways []string) string {
 		fmt.Fprintf(&servers, "  server g%d %s\n", i, g)
 	}
 	return fmt.Sprintf(`global
-  maxconn 50000
+  maxconn 8000
 defaults
   mode tcp
   timeout connect 2s

@@ -1,7 +1,8 @@
 // Package limiter decides which requests reach the backend: an adaptive
-// concurrency limit learned from live traffic, priority classes with bounded
-// queues under that limit, per-key token buckets, and the Retry-After to
-// give the requests it turns away.
+// concurrency limit learned from live traffic, an admission level that
+// sheds by priority class and user at arrival, bounded class queues under
+// the limit, per-key token buckets, and the Retry-After to give the
+// requests it turns away.
 //
 // It knows no HTTP and imports no other package of this project: the
 // gateway maps routes to classes, outcomes to Outcome and reasons to status
@@ -68,28 +69,101 @@
 // Windows need 20 samples: with fewer, the p90 of a window is nearly its
 // maximum and the minimum of such noisy p90s reads every window as queueing.
 //
+// # The limit when the gateway itself is overloaded
+//
+// A round trip timed by the gateway includes the time the answer waits on
+// the gateway's side to be read (for the network poller, for a CPU). A
+// gateway answering tens of thousands of retried attempts per second on
+// shared cores read answers ~300 ms late from a backend answering in
+// 20 ms, and the gradient above read that as queueing: the limit fell to
+// its floor in front of an idle backend (brpc's docs name this weakness of
+// gradient limits: the limit "can continue to decrease or even to 0").
+// Three rules keep the limit on the backend:
+//
+//   - Config.LocalDelay (the gateway measures it with a datagram on
+//     loopback, which waits for the poller as an answer does, where a
+//     sleeping timer did not) is taken off every RTT before it is a sample.
+//   - Little's law: answers that wait LocalDelay hold their slots that much
+//     longer, so the limit in force adds best delivery rate × LocalDelay
+//     slots on top of the backend's share.
+//   - Cinnamon's throughput veto, in BBR's and brpc's terms: while the local
+//     delay exceeds the tolerance band, a latency cut stops at the best
+//     delivery rate of the last 2 s × the minimum RTT (the backend's
+//     bandwidth-delay product): lowering in-flight below it lowers
+//     throughput, so latency there is not the backend's queue.
+//
+// And the limit never sits far above what the load uses: at most twice
+// the most requests a window had in flight (Gradient2's "app-limited" rule
+// made a ceiling), so that a limit learned or configured high while load
+// was light cannot flood the backend in a surge's first second.
+//
+// # Admission level: priority without a race for freed slots
+//
+// Requests carry a class and a user hash. Each class is split into 64 user
+// levels by the top bits of the hash (WeChat DAGOR's business and user
+// priorities: under overload a class is shed for some users entirely
+// rather than for every user some of the time, and a resident whose code
+// was shown keeps getting it). The admission level is the lowest level
+// admitted; a request below it is rejected at arrival with one atomic load
+// (ReasonShed), without a lock or an allocation: in overload the fast
+// rejections are the lower classes', and they cost microseconds.
+//
+// The level moves per window (SampleWindow), like DAGOR's: a window is
+// overloaded when an admitted request lost in a queue or the mean queue
+// wait of admitted requests exceeded QueueDelayTarget (about one service
+// time); the level then falls until the arrivals it admits are at most
+// 95% of the window's and at most 1.05× what the backend served in it
+// (DAGOR's alpha, with Uber Cinnamon's idea of aiming at the measured
+// throughput rather than stepping blindly). A calm window raises it by 5%
+// of the admitted arrivals, at least one user level. Arrival counts per
+// level are kept as a histogram, DAGOR's way of turning a target volume
+// into a level. Beyond the window, strict priority is enforced at once: a
+// request of class c that times out in its queue or finds it full sheds
+// every lower class immediately, so that no lower class takes a slot
+// while a higher one is losing requests. The top class is never shed by
+// the level: its bursts queue (its losses come only from its own bounds).
+// When nothing is in flight or queued, the level resets to admit all, so
+// that a level learned in a surge cannot shed the first requests after it.
+//
+// A freed slot goes to the head of the highest non-empty class queue
+// (CockroachDB's admission WorkQueue grants to the head of a priority
+// heap), and an arrival takes a slot directly only when nobody waits at or
+// above its class: no barging. Classes above the one the level cuts
+// through wait their full MaxWait; the old rule that every class but the
+// top one waited OverloadWait (2 ms) in a standing queue made venue
+// check-ins time out between the bursts of completions of a backend whose
+// workers finish in lockstep, while lower classes took the freed slots
+// (13% of check-ins served). OverloadWait now applies only to the class
+// the level cuts through. TestPriorityLockstepSurge and
+// TestLocalDelayIsNotBackendLatency reproduce both failures in simulated
+// time.
+//
+// What we did not take: DAGOR's collaborative admission (upstream
+// services learning a downstream's level from its answers; the gateway is
+// the only admitter here), brpc's periodic drop of max_concurrency to
+// re-measure no-load latency (the probe above does that for one window),
+// and CockroachDB's per-tenant fair sharing within a priority (the user
+// levels play that part).
+//
 // Admission reads the limit from an atomic: a request finding a free slot
 // and no waiter of its class or above takes it with one CAS, and a
-// rejection decided at once (queue full, higher class standing) takes no
-// lock and allocates nothing. Release takes a mutex to feed the controller:
-// releases come at the backend's rate, rejections at the offered rate.
+// rejection decided at once (level, queue full, higher class standing)
+// takes no lock and allocates nothing. Release takes a mutex to feed the
+// controller and the level: releases come at the backend's rate,
+// rejections at the offered rate.
 //
 // # Queues
 //
-// Each class has a bounded queue (MaxQueue) and a MaxWait. A freed slot
-// goes to the highest class with waiters; a lower class gets one only when
-// no higher class waits. Within a class the queue is FIFO while it drains
-// and LIFO once it has not emptied for LIFOAfter (adaptive LIFO, as in
-// Facebook's queueing for overload): in a standing queue the newest request
-// is the one most likely to still have a client. A standing queue also
-// bounds new waits to OverloadWait (CoDel's controlled delay), except in
-// the highest class, whose bursts must wait rather than fail (measured: with
-// the short wait, a burst of test-site scans under a 10x surge lost half of
-// them to 2 ms timeouts while the backend had room for all), and while a
-// class has a standing queue every lower class is shed at once (ReasonShed)
-// instead of waiting for slots it cannot get. A waiter whose deadline is
-// closer than the minimum RTT is dropped (ReasonDeadline) before it reaches
-// the backend. Waiters are pooled, each with its own reusable timer.
+// Each class has a bounded queue (MaxQueue) and a MaxWait. Within a class
+// the queue is FIFO while it drains and LIFO once it has not emptied for
+// LIFOAfter (adaptive LIFO, as in Facebook's queueing for overload): in a
+// standing queue the newest request is the one most likely to still have
+// a client. While a class has a standing queue every lower class is shed
+// at once (ReasonShed) instead of waiting for slots it cannot get. A
+// request that would wait longer than its budget at the current drain rate
+// is rejected at once (ReasonQueueFull). A waiter whose deadline is closer
+// than the minimum RTT is dropped (ReasonDeadline) before it reaches the
+// backend. Waiters are pooled, each with its own reusable timer.
 //
 // # Per-key rate
 //

@@ -189,8 +189,16 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 	k := cs.list[c]
 	lvl := levelOf(c, user)
 	cs.arrivals[lvl].Add(1)
-	if int64(lvl) > l.level.Load() && !l.idleReset(cs) {
-		return Token{}, k.reject(ReasonShed)
+	if level := l.level.Load(); int64(lvl) > level && !l.idleReset(cs) {
+		// Work-conserving: a user the level cuts off in the class it cuts
+		// through may still take a free slot when nobody waits at all, so
+		// that a level a step too low does not leave the backend idle.
+		// Classes wholly below the level get nothing.
+		if c > int(level>>subBits) || l.waiting.Load() != 0 || !l.tryInc() {
+			return Token{}, k.reject(ReasonShed)
+		}
+		k.admitted.Add(1)
+		return Token{l: l, epoch: l.epoch.Load()}, ReasonNone
 	}
 	var now time.Time
 	if !deadline.IsZero() {

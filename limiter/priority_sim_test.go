@@ -179,7 +179,11 @@ func (s *prioSim) take(r prioResult) {
 	heap.Push(&s.done, simDone{at: at + d, start: s.now, tok: r.tok, out: out})
 }
 
-func (s *prioSim) success(c int) float64 { return float64(s.ok[c]) / float64(max(s.sent[c], 1)) }
+// success is the share of the class's decided requests that were admitted
+// (requests still queued when a run ends are not counted).
+func (s *prioSim) success(c int) float64 {
+	return float64(s.ok[c]) / float64(max(s.ok[c]+s.lost[c], 1))
+}
 
 func (s *prioSim) reset() {
 	for i := range s.sent {

@@ -2,7 +2,7 @@
 # bench.sh (make bench): the Go micro-benchmarks, then the end-to-end
 # benchmarks that run the real gateway, issuer-sim and load harness on
 # loopback and print each figure against its target (lines "FIGURE ...").
-# Takes about 13 minutes; everything it starts stops by itself.
+# Takes about 20 minutes; everything it starts stops by itself.
 #
 #   scripts/bench.sh            # all
 #   scripts/bench.sh micro      # only the Go benchmarks (seconds)
@@ -22,6 +22,8 @@ if [ "$what" = all ] || [ "$what" = e2e ]; then
 	# The TestBench ones, and the tests whose timing targets are figures
 	# here (in make test they only refuse what a busy machine can't explain).
 	pattern=${2:-'TestBench|TestOutageServesStaleAndFailsFast|TestTargetKilledAndBack|TestTargetHangsThenFails|TestBothTargetsDown'}
+	# HAProxy is the peer the admission benchmarks compare with.
+	scripts/deps.sh haproxy
 	echo "== End-to-end benchmarks ($pattern): figures against targets"
 	SHEDGATE_BENCH=1 go test -count=1 -timeout 40m -run "$pattern" -v ./gateway 2>&1 |
 		tee out/bench/e2e.log | grep -E '^(FIGURE|--- |ok|FAIL)|loadtest: offered'
