@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -268,15 +269,15 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 		urls = append(urls, g.admin("/healthz"), g.admin("/status"))
 	}
 	probe := probeAdmin(urls)
+	busy := watchBusy(t, is)
 	rep := runLoadtestAdmin(t, scenario, target, "http://"+is.addr(), is.Addrs[1])
-	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99()}
+	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: busy()}
 	if len(gateways) == 0 {
 		r.adminP99 = 0
 	}
 	for _, c := range rep.Classes {
 		r.goodput += c.GoodputRPS
 	}
-	r.busy = r.st.BusyMs / (admWorkers * 10000)
 	r.queue = max(r.st.MaxInFlight-admWorkers, 0)
 	for _, sec := range rep.Timeline {
 		if sec.T < 3 || sec.T >= 12 { // the surge, its first second and the one the last requests end in aside
@@ -313,6 +314,68 @@ func getText(t *testing.T, url string) string {
 	t.Helper()
 	_, _, body := do(t, "GET", url, "")
 	return body
+}
+
+// watchBusy polls the issuer's busy time every 100 ms while a surge runs;
+// the returned function stops it and returns the share of its workers'
+// time spent serving over the 10 s that follow the scenario's stats reset
+// (its counters start over at the surge's start), so that retries served
+// after the surge do not count.
+func watchBusy(t *testing.T, is issuerProc) func() float64 {
+	type sample struct {
+		at   time.Time
+		busy float64
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+		stop    = make(chan struct{})
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			var st issuerStats
+			resp, err := http.Get(is.admin() + "/stats")
+			if err != nil {
+				continue
+			}
+			err = json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if err == nil {
+				mu.Lock()
+				samples = append(samples, sample{time.Now(), st.BusyMs})
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-done
+		reset := -1
+		for i := 1; i < len(samples); i++ {
+			if samples[i].busy < samples[i-1].busy {
+				reset = i
+			}
+		}
+		if reset < 0 {
+			t.Errorf("issuer busy: no stats reset seen in %d samples", len(samples))
+			return 0
+		}
+		start := samples[reset-1].at // the reset happened after this sample
+		for _, s := range samples[reset:] {
+			if s.at.Sub(start) >= 10*time.Second {
+				return s.busy / (admWorkers * float64(s.at.Sub(start)) / float64(time.Millisecond))
+			}
+		}
+		t.Errorf("issuer busy: fewer than 10 s of samples after the reset")
+		return 0
+	}
 }
 
 // lockstepIssuer starts the issuer with constant 20 ms service times.
