@@ -358,7 +358,7 @@ func watchBusy(t *testing.T, is issuerProc) func() float64 {
 		close(stop)
 		<-done
 		reset := -1
-		for i := 1; i < len(samples); i++ {
+		for i := 1; i < len(samples) && reset < 0; i++ {
 			if samples[i].busy < samples[i-1].busy {
 				reset = i
 			}
