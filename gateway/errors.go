@@ -38,6 +38,8 @@ func writeUpstreamError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, upstream.ErrTimeout):
 		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
+	case errors.Is(err, upstream.ErrBadRequest):
+		writeJSONError(ctx, fasthttp.StatusBadRequest, bodyNotForwardable)
 	case errors.Is(err, upstream.ErrUnavailable):
 		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
 		ctx.Response.Header.Set("Retry-After", "1")

@@ -198,6 +198,8 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.server = g.newServer(cfg)
 	g.admin = &fasthttp.Server{
 		Handler:               g.serveAdmin,
+		Logger:                newServerLog(g.log, g.keyHash, "admin"),
+		SecureErrorLogMessage: true,
 		Name:                  "shedgate-admin",
 		ReadTimeout:           5 * time.Second,
 		WriteTimeout:          5 * time.Second,
@@ -221,6 +223,8 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 		Handler:                       g.handle,
 		HeaderReceived:                g.requestConfig,
 		ErrorHandler:                  g.serverError,
+		Logger:                        newServerLog(g.log, g.keyHash, "public"),
+		SecureErrorLogMessage:         true,
 		ReadTimeout:                   s.ReadTimeout,
 		WriteTimeout:                  s.WriteTimeout,
 		IdleTimeout:                   60 * time.Second,

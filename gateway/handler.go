@@ -45,6 +45,8 @@ func releaseScratch(sc *scratch) {
 
 // handle is the request path, top to bottom:
 //
+//	edge     refuse what no upstream may see: TRACE, CONNECT, no Host,
+//	         another scheme (405/400/421)
 //	route    match method + path, extract the key
 //	cache    a fresh entry answers at once (X-Cache: HIT); hits are never limited
 //	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
@@ -62,6 +64,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer releaseScratch(sc)
 	defer g.recoverPanic(ctx)
 
+	if refuseUnforwardable(ctx) {
+		g.finish(ctx, nil, sc, start)
+		return
+	}
 	if !st.router.lookup(ctx.Method(), ctx.Path(), &sc.match) {
 		writeJSONError(ctx, fasthttp.StatusNotFound, bodyNoRoute)
 		g.finish(ctx, nil, sc, start)

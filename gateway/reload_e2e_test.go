@@ -78,7 +78,10 @@ type gatewayStatus struct {
 	} `json:"routes"`
 	Upstreams []struct {
 		Targets []struct {
-			Addr string `json:"addr"`
+			Addr      string `json:"addr"`
+			Failures  uint64 `json:"failures"`
+			Ejections uint64 `json:"ejections"`
+			Breaker   string `json:"breaker"`
 		} `json:"targets"`
 	} `json:"upstreams"`
 }

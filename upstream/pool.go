@@ -43,6 +43,10 @@ var (
 	ErrUnavailable = errors.New("upstream: unavailable")
 	// ErrBadResponse means the target answered something that is not HTTP.
 	ErrBadResponse = errors.New("upstream: bad response")
+	// ErrBadRequest means the request cannot be sent as it stands (no Host,
+	// an https target on a plain connection): the caller's fault, never
+	// counted against a target and never retried.
+	ErrBadRequest = errors.New("upstream: request cannot be forwarded")
 )
 
 // DefaultDeadlineHeader is the header the shipped config names in

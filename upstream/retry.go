@@ -88,6 +88,12 @@ func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 		}
 		var o outcome
 		o, err = t.attempt(req, resp, earlier(deadline, time.Now().Add(p.timeout)), p.header)
+		if o == outcomeRequest {
+			// Neither a success nor a failure of the target: a client
+			// must not be able to move its breaker either way.
+			t.br.cancel(probe)
+			return err
+		}
 		now = p.now()
 		t.br.finish(now, o.failed(), probe, &p.outlier)
 		if !retry || try >= p.attempts || !retryAfter(o, resp) || !time.Now().Before(deadline) {

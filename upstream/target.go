@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,10 +110,14 @@ const (
 	outcomeTimeout                // the deadline passed
 	outcomeBad                    // a broken answer
 	outcomeLocal                  // no free connection under the cap: not the target's fault
+	outcomeRequest                // the request itself cannot be sent: the client's fault
 )
 
-// failed reports whether the outcome counts against the target.
-func (o outcome) failed() bool { return o != outcomeOK && o != outcomeLocal }
+// failed reports whether the outcome counts against the target: only what
+// the target did (or failed to do) does; a request that could not be sent
+// as it stands, or a cap of the gateway's own, does not, so that no client
+// can eject a healthy target by sending requests the client library refuses.
+func (o outcome) failed() bool { return o != outcomeOK && o != outcomeLocal && o != outcomeRequest }
 
 // retryable reports whether an idempotent request may be tried again:
 // after a failed connection or reset (no answer came) or a 502, 503 or 504
@@ -160,6 +165,8 @@ func errorOf(o outcome) error {
 		return ErrUnavailable
 	case outcomeBad:
 		return ErrBadResponse
+	case outcomeRequest:
+		return ErrBadRequest
 	}
 	return nil
 }
@@ -170,6 +177,8 @@ func classify(err error) outcome {
 	switch {
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return outcomeLocal
+	case isRequestError(err):
+		return outcomeRequest
 	case isDialError(err):
 		return outcomeNotSent
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
@@ -188,4 +197,15 @@ func isDialError(err error) bool {
 	var dialErr *fasthttp.ErrDialWithUpstream
 	var opErr *net.OpError
 	return errors.As(err, &dialErr) || errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// isRequestError reports whether err says the request cannot be written as
+// it stands (no Host anywhere, a scheme the target's client does not
+// speak): the client library refuses it before any byte leaves.
+func isRequestError(err error) bool {
+	if errors.Is(err, fasthttp.ErrHostClientRedirectToDifferentScheme) {
+		return true
+	}
+	// fasthttp does not export the missing-Host error.
+	return strings.Contains(err.Error(), "missing required host header")
 }
