@@ -14,6 +14,7 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -95,11 +96,12 @@ const (
 )
 
 // Get looks key up, decoding into e an entry that aliases dst (which it
-// appends to and returns). It counts a hit, a miss or a stale find.
-// It allocates nothing when dst has room.
-func (c *Cache) Get(dst, key []byte, e *Entry) ([]byte, Lookup) {
+// appends to and returns). An entry stored for another variant is a miss.
+// It counts a hit, a miss or a stale find. It allocates nothing when dst
+// has room.
+func (c *Cache) Get(dst, key, variant []byte, e *Entry) ([]byte, Lookup) {
 	dst, ok := c.fc.HasGet(dst[:0], key)
-	if !ok || e.unmarshal(dst) != nil {
+	if !ok || e.unmarshal(dst) != nil || !bytes.Equal(e.Variant, variant) {
 		c.misses.Add(1)
 		return dst, Miss
 	}

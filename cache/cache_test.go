@@ -39,7 +39,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	c.Set(nil, []byte("code\x00id-1"), in)
 
 	var out Entry
-	buf, got := c.Get(nil, []byte("code\x00id-1"), &out)
+	buf, got := c.Get(nil, []byte("code\x00id-1"), nil, &out)
 	if got != Fresh {
 		t.Fatalf("Get: %v; want Fresh", got)
 	}
@@ -53,7 +53,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if want := "Content-Type: application/json|Cache-Control: max-age=60"; strings.Join(hdrs, "|") != want {
 		t.Fatalf("headers %q; want %q", strings.Join(hdrs, "|"), want)
 	}
-	if _, got := c.Get(buf, []byte("code\x00id-2"), &out); got != Miss {
+	if _, got := c.Get(buf, []byte("code\x00id-2"), nil, &out); got != Miss {
 		t.Fatalf("Get of another key: %v; want Miss", got)
 	}
 }
@@ -70,7 +70,7 @@ func TestNeverFreshPastTTLNorStalePastWindow(t *testing.T) {
 		t.Helper()
 		clock.Advance(advance)
 		var e Entry
-		if _, got := c.Get(nil, key, &e); got != want {
+		if _, got := c.Get(nil, key, nil, &e); got != want {
 			t.Fatalf("at +%v: %v; want %v", clock.Now().Sub(time.Unix(1_700_000_000, 0)), got, want)
 		}
 	}
@@ -106,6 +106,14 @@ func TestLifetime(t *testing.T) {
 	f(Policy{}, "no-store", "", 0, 0, false)
 	f(Policy{}, "private, max-age=60", "", 0, 0, false)
 	f(Policy{}, "no-cache", "", 0, 0, false)
+	// Every line counts: the gateway joins them with commas.
+	f(Policy{}, "max-age=60, private", "", 0, 0, false)
+	f(Policy{FixedTTL: time.Hour}, "max-age=60,No-Store", "", 0, 0, false)
+	f(Policy{}, `private="Set-Cookie", max-age=60`, "", 0, 0, false)
+	// Directives that forbid serving stale: the stale window is none.
+	f(Policy{StaleFor: day}, "max-age=60, must-revalidate", "", time.Minute, 0, true)
+	f(Policy{StaleFor: day}, "max-age=60, proxy-revalidate", "", time.Minute, 0, true)
+	f(Policy{StaleFor: day}, "s-maxage=60", "", time.Minute, 0, true)
 	f(Policy{}, "", "", 0, 0, false)
 	f(Policy{}, "max-age=0", "", 0, 0, false)
 	f(Policy{}, "max-age=abc", "", 0, 0, false)
@@ -122,7 +130,7 @@ func TestOversizeEntrySkippedAndCounted(t *testing.T) {
 	big := entryFor(clock.Now(), Policy{}, "max-age=60", strings.Repeat("a", 70_000))
 	c.Set(nil, []byte("big"), big)
 	var e Entry
-	if _, got := c.Get(nil, []byte("big"), &e); got != Miss {
+	if _, got := c.Get(nil, []byte("big"), nil, &e); got != Miss {
 		t.Fatalf("oversize entry: %v; want Miss (skipped)", got)
 	}
 	var s Stats
@@ -133,7 +141,7 @@ func TestOversizeEntrySkippedAndCounted(t *testing.T) {
 	// Just under the limit is stored whole, not truncated.
 	body := strings.Repeat("b", MaxEntryBytes-entryFixedLen-200)
 	c.Set(nil, []byte("edge"), entryFor(clock.Now(), Policy{}, "max-age=60", body))
-	if _, got := c.Get(nil, []byte("edge"), &e); got != Fresh || len(e.Body) != len(body) {
+	if _, got := c.Get(nil, []byte("edge"), nil, &e); got != Fresh || len(e.Body) != len(body) {
 		t.Fatalf("edge entry: %v with %d body bytes; want Fresh with %d", got, len(e.Body), len(body))
 	}
 }
@@ -156,7 +164,7 @@ func TestPersistenceSurvivesRestart(t *testing.T) {
 		t.Fatalf("loaded %d entries; want 1000", s.Loaded)
 	}
 	var e Entry
-	if _, got := c2.Get(nil, []byte{7, 0}, &e); got != Fresh || !bytes.Equal(e.Body, []byte("code-h")) {
+	if _, got := c2.Get(nil, []byte{7, 0}, nil, &e); got != Fresh || !bytes.Equal(e.Body, []byte("code-h")) {
 		t.Fatalf("after restart: %v %q; want Fresh code-h", got, e.Body)
 	}
 	if e.Age(clock.Now()) != time.Minute {
@@ -170,7 +178,7 @@ func TestDelInvalidates(t *testing.T) {
 	c.Set(nil, []byte("k"), entryFor(clock.Now(), Policy{StaleFor: time.Hour}, "max-age=60", "old"))
 	c.Del([]byte("k"))
 	var e Entry
-	if _, got := c.Get(nil, []byte("k"), &e); got != Miss {
+	if _, got := c.Get(nil, []byte("k"), nil, &e); got != Miss {
 		t.Fatalf("after Del: %v; want Miss (not even stale)", got)
 	}
 }
@@ -184,12 +192,44 @@ func TestGetAllocatesNothing(t *testing.T) {
 	var e Entry
 	allocs := testing.AllocsPerRun(1000, func() {
 		var got Lookup
-		buf, got = c.Get(buf, key, &e)
+		buf, got = c.Get(buf, key, nil, &e)
 		if got != Fresh {
 			t.Fatal("not fresh")
 		}
 	})
 	if allocs != 0 {
 		t.Fatalf("Get allocates %v per call; want 0", allocs)
+	}
+}
+
+func TestShareable(t *testing.T) {
+	for cc, want := range map[string]bool{
+		"": true, "max-age=60": true, "no-cache": true, "public, max-age=1": true,
+		"private": false, "no-store": false, "max-age=60, PRIVATE": false, `private="x"`: false,
+	} {
+		if got := Shareable([]byte(cc)); got != want {
+			t.Errorf("Shareable(%q) = %v; want %v", cc, got, want)
+		}
+	}
+}
+
+// An entry answers only a lookup of the variant it was stored for.
+func TestGetMatchesVariant(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c, err := New(Config{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Entry{Status: 200, Body: []byte("for host a"), FreshUntil: now.Add(time.Hour).UnixNano(),
+		StaleUntil: now.Add(time.Hour).UnixNano(), Variant: []byte("a.example")}
+	c.Set(nil, []byte("k"), &e)
+	var out Entry
+	if _, got := c.Get(nil, []byte("k"), []byte("a.example"), &out); got != Fresh || string(out.Body) != "for host a" {
+		t.Fatalf("same variant: %v %q; want Fresh", got, out.Body)
+	}
+	for _, v := range []string{"b.example", "", "a.example?x"} {
+		if _, got := c.Get(nil, []byte("k"), []byte(v), &out); got != Miss {
+			t.Fatalf("variant %q: %v; want Miss", v, got)
+		}
 	}
 }

@@ -16,16 +16,20 @@ type Entry struct {
 	StoredAt, FreshUntil, StaleUntil int64
 	// Body is the response body.
 	Body []byte
+	// Variant is what the answer depends on beyond its key (the gateway
+	// puts the request's Host and query there): Get serves an entry only
+	// to a lookup of the same variant.
+	Variant []byte
 
 	headers []byte // encoded header pairs, see AppendHeader
 }
 
 // entryVersion tags the encoding so a persisted file from another layout is
 // never misread.
-const entryVersion = 1
+const entryVersion = 2
 
-// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) headersLen(4)
-const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4
+// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) variantLen(4) headersLen(4)
+const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4 + 4
 
 var errCorrupt = errors.New("cache: corrupt entry")
 
@@ -39,8 +43,8 @@ func (e *Entry) AppendHeader(k, v []byte) {
 
 // Reset clears e for reuse, keeping its header buffer.
 func (e *Entry) Reset() {
-	h := e.headers[:0]
-	*e = Entry{headers: h}
+	h, v := e.headers[:0], e.Variant[:0]
+	*e = Entry{headers: h, Variant: v}
 }
 
 // Header returns the header pair at position pos and the position of the
@@ -91,7 +95,9 @@ func (e *Entry) marshal(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StoredAt))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.FreshUntil))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StaleUntil))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Variant)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.headers)))
+	dst = append(dst, e.Variant...)
 	dst = append(dst, e.headers...)
 	return append(dst, e.Body...)
 }
@@ -105,14 +111,22 @@ func (e *Entry) unmarshal(src []byte) error {
 	e.StoredAt = int64(binary.BigEndian.Uint64(src[3:]))
 	e.FreshUntil = int64(binary.BigEndian.Uint64(src[11:]))
 	e.StaleUntil = int64(binary.BigEndian.Uint64(src[19:]))
-	n := int(binary.BigEndian.Uint32(src[27:]))
+	nv := uint64(binary.BigEndian.Uint32(src[27:]))
+	nh := uint64(binary.BigEndian.Uint32(src[31:]))
 	rest := src[entryFixedLen:]
-	if n > len(rest) {
+	if nv+nh > uint64(len(rest)) {
 		return errCorrupt
 	}
-	e.headers, e.Body = rest[:n], rest[n:]
+	e.Variant, rest = rest[:nv], rest[nv:]
+	e.headers, e.Body = rest[:nh], rest[nh:]
+	for pos := 0; pos < len(e.headers); {
+		var ok bool
+		if _, pos, ok = readChunk(e.headers, pos); !ok {
+			return errCorrupt
+		}
+	}
 	return nil
 }
 
 // size is the encoded length of e.
-func (e *Entry) size() int { return entryFixedLen + len(e.headers) + len(e.Body) }
+func (e *Entry) size() int { return entryFixedLen + len(e.Variant) + len(e.headers) + len(e.Body) }

@@ -64,6 +64,18 @@ type Server struct {
 	// DrainTimeout bounds the wait for in-flight requests on shutdown.
 	// Default 30s; must be > 0.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// AdminToken, when set, is required as "Authorization: Bearer <token>"
+	// by the admin endpoints that change something (POST /reload). An
+	// AdminListen that is not a loopback address is refused without one.
+	// Default "": none (loopback admin only). At least 16 characters.
+	AdminToken string `yaml:"admin_token"`
+	// TrustedProxies are the addresses or CIDR blocks (10.0.0.0/8,
+	// ::1) of proxies in front of the gateway whose X-Forwarded-For,
+	// X-Forwarded-Host, X-Forwarded-Proto, Forwarded and X-Request-Id the
+	// gateway keeps. From any other peer they are removed, X-Forwarded-For
+	// restarts at the peer's address and a new X-Request-Id is made.
+	// Default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Upstream is one backend pool.
@@ -240,6 +252,29 @@ type Route struct {
 	// Timeout overrides the upstream's per-attempt timeout. Default 0: the
 	// upstream's; when set it must be > 0.
 	Timeout time.Duration `yaml:"timeout"`
+	// Public says the route's answers do not depend on the client's
+	// credentials, so that requests carrying Authorization or Cookie may be
+	// served from the cache and coalesced like any other. Default false:
+	// such requests go to the upstream alone and their answers are never
+	// stored or shared (RFC 9111 section 3.5).
+	Public bool `yaml:"public"`
+	// Query says what the query string is to the cache and coalescing:
+	// "key" (default) forwards it and makes it part of the entry's
+	// identity; "drop" removes it before forwarding, so it can neither vary
+	// the answer nor bust the cache.
+	Query string `yaml:"query"`
+	// Host says what the Host header (and a trusted X-Forwarded-Host) is
+	// to the cache and coalescing: "key" (default) makes it part of the
+	// entry's identity; "ignore" does not (the upstream answers the same
+	// whatever the Host).
+	Host string `yaml:"host"`
+	// Validate checks path parameters at the edge, so that a malformed key
+	// gets 400 without costing an upstream call: parameter name to a named
+	// validator (resident_id: 18 characters, 17 digits and a check digit
+	// or X, ISO 7064 MOD 11-2; digits: 1 to 32 ASCII digits) or to a
+	// regular expression written /like this/ that the whole value must
+	// match. Default none.
+	Validate map[string]string `yaml:"validate"`
 
 	// Template is Path, parsed.
 	Template Template `yaml:"-"`
@@ -356,4 +391,17 @@ func (c *Class) setDefaults() {
 
 func (c *RouteCache) setDefaults() { c.TTL = TTLUpstream }
 
+// Values of Route.Query and Route.Host.
+const (
+	QueryKey   = "key"
+	QueryDrop  = "drop"
+	HostKey    = "key"
+	HostIgnore = "ignore"
+)
+
+// Validators are the named validators of Route.Validate.
+var Validators = []string{"resident_id", "digits"}
+
 func (p *PerKey) setDefaults() { p.Per = time.Second }
+
+func (r *Route) setDefaults() { r.Query, r.Host = QueryKey, HostKey }

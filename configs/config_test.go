@@ -88,7 +88,7 @@ func TestDefaults(t *testing.T) {
 	}
 	wantServer := Server{Listen: ":8080", AdminListen: "127.0.0.1:9090", ReadTimeout: 5 * time.Second,
 		WriteTimeout: 5 * time.Second, MaxHeaderBytes: 16384, MaxBodyBytes: 65536, DrainTimeout: 30 * time.Second}
-	if c.Server != wantServer {
+	if !reflect.DeepEqual(c.Server, wantServer) {
 		t.Fatalf("server %+v; want %+v", c.Server, wantServer)
 	}
 	if u := c.Upstreams["issuer"]; u.Timeout != 2*time.Second || u.MaxConnsPerTarget != 1024 {
@@ -187,6 +187,15 @@ func TestBadConfigs(t *testing.T) {
 	f("negative_write", minimal+"server:\n  write_timeout: -1s\n", 8, "server.write_timeout", "must be a positive duration")
 	f("zero_body", minimal+"server:\n  max_body_bytes: 0\n", 8, "server.max_body_bytes", "must be > 0")
 	f("negative_header", minimal+"server:\n  max_header_bytes: -5\n", 8, "server.max_header_bytes", "must be > 0")
+	f("admin_exposed", minimal+"server:\n  admin_listen: \"0.0.0.0:9090\"\n", 8, "server.admin_listen", "not a loopback address")
+	f("admin_all_interfaces", minimal+"server:\n  admin_listen: \":9090\"\n", 8, "server.admin_listen", "set server.admin_token")
+	f("admin_token_short", minimal+"server:\n  admin_token: abc\n", 8, "server.admin_token", "at least 16")
+	f("trusted_proxy", minimal+"server:\n  trusted_proxies: [10.0.0.0/8, nonsense]\n", 8, "server.trusted_proxies[1]", "CIDR block")
+	f("route_query", minimal+"  - {name: q, path: /q, upstream: issuer, class: low, query: strip}\n", 7, "routes[1].query", `want "key" or "drop"`)
+	f("route_host", minimal+"  - {name: q, path: /q, upstream: issuer, class: low, host: any}\n", 7, "routes[1].host", `want "key" or "ignore"`)
+	f("validate_param", minimal+"  - {name: q, path: \"/q/{id}\", upstream: issuer, class: low, validate: {idd: digits}}\n", 7, "routes[1].validate.idd", "no parameter {idd}")
+	f("validate_name", minimal+"  - {name: q, path: \"/q/{id}\", upstream: issuer, class: low, validate: {id: resident}}\n", 7, "routes[1].validate.id", "unknown validator")
+	f("validate_regexp", minimal+"  - {name: q, path: \"/q/{id}\", upstream: issuer, class: low, validate: {id: \"/[0-9/\"}}\n", 7, "routes[1].validate.id", "bad regular expression")
 
 	// Upstreams.
 	f("no_upstreams", classes+routes, 1, "upstreams", "at least one upstream")
@@ -314,7 +323,7 @@ func TestLoadHash(t *testing.T) {
 func TestErrorsJoined(t *testing.T) {
 	_, err := Parse("many.yaml", []byte("server:\n  lisen: x\n  port: 1\n"))
 	want := "many.yaml:2: server.lisen: unknown key (did you mean listen?)\n" +
-		"many.yaml:3: server.port: unknown key (known: admin_listen, drain_timeout, listen, max_body_bytes, max_header_bytes, read_timeout, write_timeout)"
+		"many.yaml:3: server.port: unknown key (known: admin_listen, admin_token, drain_timeout, listen, max_body_bytes, max_header_bytes, read_timeout, trusted_proxies, write_timeout)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n%v\nwant\n%s", err, want)
 	}

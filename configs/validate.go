@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +62,50 @@ func (v *validator) server() {
 	if s.MaxBodyBytes <= 0 {
 		v.errf("server.max_body_bytes", "must be > 0, got %d", s.MaxBodyBytes)
 	}
+	if s.AdminToken != "" && len(s.AdminToken) < 16 {
+		v.errf("server.admin_token", "too short to guess-proof (%d characters): use at least 16", len(s.AdminToken))
+	}
+	if !IsLoopback(s.AdminListen) && s.AdminToken == "" {
+		v.errf("server.admin_listen", "%q is not a loopback address: anyone who reaches it could reload the config "+
+			"and read every figure; keep it on 127.0.0.1 or [::1], or set server.admin_token", s.AdminListen)
+	}
+	for i, p := range s.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.errf(fmt.Sprintf("server.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+}
+
+// IsLoopback reports whether a listen address binds only loopback
+// interfaces: 127.0.0.0/8, ::1 or localhost. An empty host binds all.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true // reported by hostPort
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// ParsePrefix reads a trusted_proxies entry: an address (10.1.2.3, ::1)
+// or a CIDR block (10.0.0.0/8).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, fmt.Errorf("want an address or a CIDR block such as 10.0.0.0/8, got %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want an address or a CIDR block such as 10.0.0.0/8, got %q", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // hostPort checks a host:port address; listen addresses may leave the host
@@ -222,10 +268,51 @@ func (v *validator) route(i int, r *Route) {
 	}
 	v.routeCache(key, r)
 	v.perKey(key, r)
+	if r.Query != QueryKey && r.Query != QueryDrop {
+		v.errf(key+".query", "want %q or %q, got %q", QueryKey, QueryDrop, r.Query)
+	}
+	if r.Host != HostKey && r.Host != HostIgnore {
+		v.errf(key+".host", "want %q or %q, got %q", HostKey, HostIgnore, r.Host)
+	}
+	v.validators(key+".validate", r)
 	if r.Coalesce {
 		v.needsKey(key+".coalesce", r)
 		v.safeMethod(key+".coalesce", "coalescing", r.Method)
 	}
+}
+
+// validators checks that each entry of a route's validate names one of
+// its path parameters and a known validator or a /regular expression/.
+func (v *validator) validators(key string, r *Route) {
+	params := r.Template.Params()
+	for name, check := range r.Validate {
+		k := key + "." + name
+		if !contains(params, name) {
+			v.errf(k, "no parameter {%s} in path %s (have %s)", name, r.Path, strings.Join(params, ", "))
+			continue
+		}
+		if _, err := ParseValidator(check); err != nil {
+			v.errf(k, "%v", err)
+		}
+	}
+}
+
+// ParseValidator reads a value of Route.Validate: the name of a validator
+// (see Validators), or a regular expression between slashes, returned
+// compiled and anchored so that it must match the whole value.
+func ParseValidator(s string) (*regexp.Regexp, error) {
+	if len(s) >= 2 && s[0] == '/' && s[len(s)-1] == '/' {
+		re, err := regexp.Compile(`^(?:` + s[1:len(s)-1] + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("bad regular expression %s: %v", s, err)
+		}
+		return re, nil
+	}
+	if contains(Validators, s) {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown validator %q (want %s, or a regular expression such as /[0-9]{6}/)",
+		s, strings.Join(Validators, ", "))
 }
 
 // reference checks that a route names one of have; when there is none to

@@ -98,9 +98,12 @@ type CacheStatus struct {
 	Misses      uint64 `json:"misses"`
 	StaleServed uint64 `json:"stale_served"`
 	Coalesced   uint64 `json:"coalesced"`
-	Entries     uint64 `json:"entries"`
-	Bytes       uint64 `json:"bytes"`
-	MaxBytes    uint64 `json:"max_bytes"`
+	// PrivateRefetches counts flight waiters whose leader's answer was
+	// private (Set-Cookie, Cache-Control private, Vary), who fetched their own.
+	PrivateRefetches uint64 `json:"private_refetches"`
+	Entries          uint64 `json:"entries"`
+	Bytes            uint64 `json:"bytes"`
+	MaxBytes         uint64 `json:"max_bytes"`
 }
 
 // LimiterStatus is the admission part of /status.
@@ -234,7 +237,8 @@ func (g *Gateway) cacheStatus() CacheStatus {
 	g.cache.UpdateStats(&cs)
 	return CacheStatus{
 		Hits: cs.Hits, Misses: cs.Misses, StaleServed: cs.StaleServed, Coalesced: g.coalesced.Load(),
-		Entries: cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
+		PrivateRefetches: g.privateRefetches.Load(),
+		Entries:          cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
 	}
 }
 

@@ -46,13 +46,19 @@ func cacheHitCtx(t testing.TB, g *Gateway, id string) *fasthttp.RequestCtx {
 		Body: []byte(`{"id":"` + id + `","code":"v1.eyJpZCI6IjEifQ.c2ln","serial":1}`)}
 	e.AppendHeader([]byte("Content-Type"), []byte("application/json"))
 	e.AppendHeader([]byte("Cache-Control"), []byte("max-age=2592000"))
-	g.cache.Set(nil, []byte("code\x00"+id), e)
 
 	var req fasthttp.Request
 	req.Header.SetMethod("GET")
-	req.SetRequestURI("/v1/codes/" + id)
+	req.SetRequestURI("/v1/codes/" + id + "?lang=zh")
+	req.Header.SetHost("Gw.Example:8080")
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	var m match
+	if !g.state.Load().router.lookup(ctx.Method(), ctx.Path(), &m) {
+		t.Fatalf("no route for %s", ctx.Path())
+	}
+	e.Variant = m.route.appendVariant(nil, ctx)
+	g.cache.Set(nil, m.route.appendCacheKey(nil, m.appendKey(nil)), e)
 	return ctx
 }
 
@@ -102,6 +108,7 @@ func requestCtx(method, uri, body string) *fasthttp.RequestCtx {
 	var req fasthttp.Request
 	req.Header.SetMethod(method)
 	req.SetRequestURI(uri)
+	req.Header.SetHost("gw.example")
 	req.SetBodyString(body)
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)

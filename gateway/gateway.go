@@ -10,8 +10,10 @@ package gateway
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"shedgate/cache"
 	"shedgate/configs"
 	"shedgate/flight"
+	"shedgate/keycheck"
 	"shedgate/limiter"
 	"shedgate/upstream"
 )
@@ -49,20 +52,23 @@ type Gateway struct {
 	log     *zap.Logger
 	access  *zap.Logger
 	keyHash *keyHasher
-	ids     requestIDs
+	ids     *requestIDs
 	metrics *metricsRegistry
 	state   atomic.Pointer[state]
 	cache   *cache.Cache
 	limiter *limiter.Limiter
-	flights flight.Group[*cache.Entry]
+	flights flight.Group[answer]
 	gens    generations
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
-	outcomes  outcomes
-	local     localDelay
-	draining  atomic.Bool
-	stop      chan struct{} // closed by Shutdown
-	started   time.Time
+	// privateRefetches counts waiters of a flight whose answer was
+	// private, who then fetched their own.
+	privateRefetches atomic.Uint64
+	outcomes         outcomes
+	local            localDelay
+	draining         atomic.Bool
+	stop             chan struct{} // closed by Shutdown
+	started          time.Time
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
@@ -81,6 +87,7 @@ type state struct {
 	router   *router
 	pools    map[string]*upstream.Pool
 	tooLarge []byte // the 413 body, naming this version's limit
+	trusted  []netip.Prefix
 }
 
 // route returns the route named name, or nil.
@@ -121,6 +128,19 @@ type route struct {
 	perKey      *limiter.KeyRate // nil: no per-key rate
 	rejects     *rejectBodies
 	invalidates []string // cache key prefixes of the routes a 2xx invalidates
+
+	public    bool // credentials do not make the answer private
+	dropQuery bool // the query string is removed before forwarding
+	keyHost   bool // Host is part of the variant
+	checks    []paramCheck
+}
+
+// paramCheck validates one path parameter at the edge; bad is the 400
+// body, which names the parameter, never its value.
+type paramCheck struct {
+	param int
+	check keycheck.Check
+	bad   []byte
 }
 
 // appendCacheKey appends the route's cache and flight key for key to dst.
@@ -170,7 +190,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		key = randomBytes(32)
 	}
 	g.keyHash = newKeyHasher(key)
-	g.ids.prefix = hex.EncodeToString(randomBytes(4))
+	g.ids = newRequestIDs()
 	c, err := cache.New(cache.Config{MaxBytes: int(cfg.Cache.MaxBytes), PersistPath: cfg.Cache.PersistPath, Now: opts.Now})
 	if err != nil {
 		return nil, err
@@ -244,6 +264,13 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state, error) {
 	st := &state{cfg: cfg, version: version, loadedAt: time.Now(), pools: map[string]*upstream.Pool{},
 		tooLarge: bodyTooLarge(cfg.Server.MaxBodyBytes)}
+	for _, p := range cfg.Server.TrustedProxies {
+		prefix, err := configs.ParsePrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		st.trusted = append(st.trusted, prefix)
+	}
 	for _, name := range cfg.UpstreamNames() {
 		u := cfg.Upstreams[name]
 		var prevPool *upstream.Pool
@@ -298,6 +325,28 @@ func (g *Gateway) compileRoute(cfg *configs.Config, rc *configs.Route, pools map
 	}
 	if rt.classIdx < 0 {
 		return nil, fmt.Errorf("unknown class %q", rc.Class)
+	}
+	rt.public, rt.dropQuery, rt.keyHost = rc.Public, rc.Query == configs.QueryDrop, rc.Host != configs.HostIgnore
+	params := tpl.Params()
+	for _, name := range slices.Sorted(maps.Keys(rc.Validate)) {
+		pc := paramCheck{param: indexOf(params, name),
+			bad: []byte(`{"error":"bad request: malformed path parameter ` + name + `"}`)}
+		re, err := configs.ParseValidator(rc.Validate[name])
+		switch {
+		case err != nil:
+			return nil, err
+		case re != nil:
+			pc.check = keycheck.Pattern(re)
+		default:
+			var ok bool
+			if pc.check, ok = keycheck.Named(rc.Validate[name]); !ok {
+				return nil, fmt.Errorf("validate.%s: no validator %q", name, rc.Validate[name])
+			}
+		}
+		if pc.param < 0 {
+			return nil, fmt.Errorf("validate.%s: no such parameter", name)
+		}
+		rt.checks = append(rt.checks, pc)
 	}
 	for _, name := range rc.Invalidates {
 		rt.invalidates = append(rt.invalidates, cachePrefix(name))

@@ -16,12 +16,21 @@ import (
 // scratch is per-request working memory, pooled so that the request path
 // allocates nothing once warm. It must not be used after release.
 type scratch struct {
-	match  match
-	key    []byte      // the route's key: "{id}" filled in
-	ckey   []byte      // cache and flight key: route name, 0, key
-	cbuf   []byte      // holds the cached entry's bytes
-	entry  cache.Entry // decoded from cbuf
-	lookup cache.Lookup
+	match match
+	key   []byte // the route's key: "{id}" filled in, each parameter length-prefixed
+	ckey  []byte // cache key: route name, 0, key
+	fkey  []byte // flight key: ckey and variant
+	// variant is what the answer depends on beyond the key: Host and
+	// query string, as the route says (see route.appendVariant).
+	variant []byte
+	// private: the request carries credentials on a route not marked
+	// public; it neither uses nor feeds what other requests share.
+	private bool
+	// trusted: the peer is one of server.trusted_proxies.
+	trusted bool
+	cbuf    []byte      // holds the cached entry's bytes
+	entry   cache.Entry // decoded from cbuf
+	lookup  cache.Lookup
 	// rejected: the gateway turned the request away (shed or over its
 	// key's rate), whatever it answered.
 	rejected bool
@@ -39,6 +48,8 @@ func releaseScratch(sc *scratch) {
 	sc.entry = cache.Entry{}
 	sc.lookup = cache.Miss
 	sc.rejected = false
+	sc.private, sc.trusted = false, false
+	sc.variant, sc.fkey = sc.variant[:0], sc.fkey[:0]
 	sc.req.Reset()
 	scratchPool.Put(sc)
 }
@@ -46,9 +57,13 @@ func releaseScratch(sc *scratch) {
 // handle is the request path, top to bottom:
 //
 //	edge     refuse what no upstream may see: TRACE, CONNECT, no Host,
-//	         another scheme (405/400/421)
-//	route    match method + path, extract the key
-//	cache    a fresh entry answers at once (X-Cache: HIT); hits are never limited
+//	         another scheme (405/400/421); drop forwarding headers that
+//	         an untrusted peer sent
+//	route    match method + path, validate its parameters (400), extract
+//	         the key; a request with credentials on a non-public route
+//	         is private: no cache, no coalescing
+//	cache    a fresh entry of the same variant (Host, query) answers at
+//	         once (X-Cache: HIT); hits are never limited
 //	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
 //	fetch    coalesced per route+key when the route says so, else alone:
 //	         admission in the class queue under the adaptive limit, then the
@@ -64,6 +79,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer releaseScratch(sc)
 	defer g.recoverPanic(ctx)
 
+	sc.trusted = st.trustedPeer(ctx)
+	if !sc.trusted {
+		dropForwarding(&ctx.Request.Header)
+	}
 	if refuseUnforwardable(ctx) {
 		g.finish(ctx, nil, sc, start)
 		return
@@ -74,11 +93,20 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	rt := sc.match.route
+	if body := sc.match.invalidParam(); body != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, body)
+		g.finish(ctx, rt, sc, start)
+		return
+	}
 	sc.key = sc.match.appendKey(sc.key[:0])
 	sc.ckey = rt.appendCacheKey(sc.ckey[:0], sc.key)
+	sc.private = !rt.public && hasCredentials(&ctx.Request.Header)
+	if rt.shared() && !sc.private {
+		sc.variant = rt.appendVariant(sc.variant[:0], ctx)
+	}
 
-	if rt.policy != nil {
-		sc.cbuf, sc.lookup = g.cache.Get(sc.cbuf, sc.ckey, &sc.entry)
+	if rt.policy != nil && !sc.private {
+		sc.cbuf, sc.lookup = g.cache.Get(sc.cbuf, sc.ckey, sc.variant, &sc.entry)
 		if sc.lookup == cache.Fresh {
 			writeEntry(ctx, &sc.entry, "HIT", g.cache.Now(), sc)
 			g.finish(ctx, rt, sc, start)
@@ -97,7 +125,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	deadline := start.Add(rt.attemptTimeout())
 	user := userHash(sc.key)
 	var err error
-	if rt.shared() {
+	if rt.shared() && !sc.private {
 		err = g.fetchShared(ctx, rt, sc, user, deadline)
 	} else {
 		err = g.forward(ctx, rt, sc, user, deadline)
@@ -130,63 +158,81 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 
 // fetchShared answers through an entry that other requests may share: a
 // coalesced flight when the route coalesces, a call of its own otherwise.
-// The answer is written with X-Cache: MISS.
+// A flight's answer that turns out private (see privateAnswer) goes to
+// the request that started the flight only; each waiter then fetches its
+// own. The answer is written with X-Cache: MISS.
 func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
-	var e *cache.Entry
+	var a answer
 	var err error
 	if rt.coalesce {
 		var shared bool
-		e, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (*cache.Entry, error) {
+		sc.fkey = append(append(sc.fkey[:0], sc.ckey...), sc.variant...)
+		a, err, shared = g.flights.Do(sc.fkey, deadline, func() func() (answer, error) {
 			return g.prepareFetch(ctx, rt, sc, user, deadline)
 		})
-		if shared {
+		if shared && err == nil && a.private {
+			g.privateRefetches.Add(1)
+			a, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
+		} else if shared {
 			g.coalesced.Add(1)
 		}
 	} else {
-		e, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
+		a, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
 	}
 	if err != nil {
 		return err
 	}
-	writeEntry(ctx, e, "MISS", g.cache.Now(), sc)
+	writeEntry(ctx, a.entry, "MISS", g.cache.Now(), sc)
 	return nil
+}
+
+// answer is a fetch's result: the entry, and whether it may go only to
+// the request that produced it (it then keeps its Set-Cookie).
+type answer struct {
+	entry   *cache.Entry
+	private bool
 }
 
 // prepareFetch copies what a fetch needs out of ctx (which fasthttp
 // recycles when the handler returns) and returns the fetch, which runs
 // under the first caller's deadline. The fetch stores a cacheable answer
 // unless an invalidation of its key happened while it ran.
-func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) func() (*cache.Entry, error) {
+func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) func() (answer, error) {
 	req := fasthttp.AcquireRequest()
 	g.prepareRequest(ctx, req, sc)
 	ckey := append([]byte(nil), sc.ckey...)
+	variant := append([]byte(nil), sc.variant...)
 	gen := g.gens.load(ckey)
-	return func() (*cache.Entry, error) {
+	return func() (answer, error) {
 		defer fasthttp.ReleaseRequest(req)
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
 		tok, err := g.admit(rt, user, deadline)
 		if err != nil {
-			return nil, err
+			return answer{}, err
 		}
 		if err := g.doAdmitted(tok, rt, req, resp, deadline); err != nil {
-			return nil, err
+			return answer{}, err
 		}
 		var names headerNames
 		stripHops(&resp.Header, &names)
 		now := g.cache.Now()
-		e := entryFromResponse(resp, now)
-		if rt.policy != nil && e.Status == fasthttp.StatusOK {
-			g.store(rt, ckey, gen, e, resp, now)
+		cc := joinHeader(nil, &resp.Header, headerCacheControl)
+		private := privateAnswer(&resp.Header, cc)
+		e := entryFromResponse(resp, now, private)
+		e.Variant = variant
+		if rt.policy != nil && e.Status == fasthttp.StatusOK && !private {
+			g.store(rt, ckey, gen, e, cc, resp.Header.Peek("Expires"), now)
 		}
-		return e, nil
+		return answer{entry: e, private: private}, nil
 	}
 }
 
 // store caches e under ckey when the route's policy and the answer's
-// Cache-Control allow it and no invalidation intervened.
-func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, resp *fasthttp.Response, now time.Time) {
-	fresh, stale, ok := rt.policy.Lifetime(now, resp.Header.Peek("Cache-Control"), resp.Header.Peek("Expires"))
+// Cache-Control (cc: every line joined) allow it and no invalidation
+// intervened.
+func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, cc, expires []byte, now time.Time) {
+	fresh, stale, ok := rt.policy.Lifetime(now, cc, expires)
 	if !ok || g.gens.load(ckey) != gen {
 		return
 	}
@@ -215,16 +261,21 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user
 // headers stripped, X-Forwarded-For appended and X-Request-Id set.
 func (g *Gateway) prepareRequest(ctx *fasthttp.RequestCtx, req *fasthttp.Request, sc *scratch) {
 	ctx.Request.CopyTo(req)
+	if sc.match.route != nil && sc.match.route.dropQuery {
+		req.URI().SetQueryStringBytes(nil)
+	}
 	stripHops(&req.Header, &sc.names)
 	sc.buf = appendForwardedFor(sc.buf[:0], ctx.Request.Header.Peek(headerForwardedFor), ctx.RemoteAddr())
 	req.Header.SetBytesV(headerForwardedFor, sc.buf)
 	req.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 }
 
-// requestID returns the client's X-Request-Id, or a new one that it also
-// records on the client's request so that every later step sees the same.
+// requestID returns the request's X-Request-Id when it is well formed
+// (only a trusted proxy's reaches here: dropForwarding removed any other),
+// or else a new one that it also records on the client's request so that
+// every later step sees the same.
 func (g *Gateway) requestID(ctx *fasthttp.RequestCtx, sc *scratch) []byte {
-	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 {
+	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 && validRequestID(id) {
 		return id
 	}
 	sc.buf = g.ids.append(sc.buf[:0])

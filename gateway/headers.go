@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/hex"
 	"iter"
+	"math/rand/v2"
 	"net"
 	"net/netip"
-	"strconv"
-	"sync/atomic"
+	"sync"
+
+	"github.com/valyala/fasthttp"
 )
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1 (and the
@@ -19,11 +22,10 @@ var hopHeaders = []string{
 }
 
 const (
-	headerRequestID     = "X-Request-Id"
-	headerForwardedFor  = "X-Forwarded-For"
-	headerConnection    = "Connection"
-	proxyHeaderPrefix   = "Proxy-"
-	maxConnectionTokens = 16
+	headerRequestID    = "X-Request-Id"
+	headerForwardedFor = "X-Forwarded-For"
+	headerConnection   = "Connection"
+	proxyHeaderPrefix  = "Proxy-"
 )
 
 // headerNames is a scratch list of header names to delete, kept in one
@@ -50,8 +52,9 @@ func (n *headerNames) each(f func(name []byte)) {
 
 // collectConnectionTokens adds the header names listed in a Connection value
 // ("close, X-Foo") to names; "close" and "keep-alive" are options, not names.
+// Every token counts: the header's size bounds their number.
 func collectConnectionTokens(value []byte, names *headerNames) {
-	for i := 0; len(value) > 0 && i < maxConnectionTokens; i++ {
+	for len(value) > 0 {
 		tok := value
 		if j := bytes.IndexByte(value, ','); j >= 0 {
 			tok, value = value[:j], value[j+1:]
@@ -80,13 +83,15 @@ type hopHeader interface {
 }
 
 // stripHops removes hop-by-hop headers from h: the fixed list, the names
-// its Connection header lists, and any Proxy-* header.
+// its Connection header lines list (every line), and any Proxy-* header.
 func stripHops[H hopHeader](h H, names *headerNames) {
 	names.reset()
-	collectConnectionTokens(h.Peek(headerConnection), names)
-	for k := range h.All() {
-		if hasProxyPrefix(k) {
+	for k, v := range h.All() {
+		switch {
+		case hasProxyPrefix(k):
 			names.add(k)
+		case bytes.EqualFold(k, []byte(headerConnection)):
+			collectConnectionTokens(v, names)
 		}
 	}
 	names.each(h.DelBytes)
@@ -116,15 +121,75 @@ func appendForwardedFor(dst, prior []byte, remote net.Addr) []byte {
 	return addr.Unmap().AppendTo(dst)
 }
 
-// requestIDs generates request ids: a random per-process prefix and a
-// counter, so ids are unique across restarts without a syscall per request.
+// Headers that only a trusted proxy may set: from any other peer they are
+// removed before anything reads them.
+var forwardingHeaders = []string{headerForwardedFor, headerForwardedHost, headerForwardedProto, headerForwarded, headerRequestID}
+
+// dropForwarding removes the headers a client could forge to pass for
+// someone else, or to choose the id its request is logged under.
+func dropForwarding(h *fasthttp.RequestHeader) {
+	for _, name := range forwardingHeaders {
+		h.Del(name)
+	}
+}
+
+// trustedPeer reports whether the request's peer is a trusted proxy.
+func (st *state) trustedPeer(ctx *fasthttp.RequestCtx) bool {
+	if len(st.trusted) == 0 {
+		return false
+	}
+	addr, ok := netip.AddrFromSlice(ctx.RemoteIP())
+	if !ok {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range st.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// validRequestID reports whether a trusted proxy's X-Request-Id may be
+// kept: 1 to 128 characters of letters, digits and -_.:, so that it
+// cannot break a log line or a header.
+func validRequestID(id []byte) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// requestIDs generates request ids: 128 bits from a ChaCha8 generator
+// seeded from crypto/rand, one per P from a pool, so that no client can
+// predict another's id (ids are a handle for support and logs), with no
+// syscall and no allocation per request.
 type requestIDs struct {
-	prefix string
-	n      atomic.Uint64
+	pool sync.Pool
+}
+
+func newRequestIDs() *requestIDs {
+	r := &requestIDs{}
+	r.pool.New = func() any {
+		var seed [32]byte
+		copy(seed[:], randomBytes(32))
+		return rand.NewChaCha8(seed)
+	}
+	return r
 }
 
 func (r *requestIDs) append(dst []byte) []byte {
-	dst = append(dst, r.prefix...)
-	dst = append(dst, '-')
-	return strconv.AppendUint(dst, r.n.Add(1), 36)
+	c := r.pool.Get().(*rand.ChaCha8)
+	var b [16]byte
+	c.Read(b[:]) //nolint:errcheck // never fails
+	r.pool.Put(c)
+	return hex.AppendEncode(dst, b[:])
 }

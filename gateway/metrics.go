@@ -159,6 +159,7 @@ func (g *Gateway) writeCacheMetrics(w io.Writer) {
 	metrics.WriteGaugeFloat64(w, "gateway_cache_persist_duration_seconds", s.LastPersist.Seconds())
 	metrics.WriteCounterUint64(w, "gateway_cache_persist_failures_total", uint64(s.PersistFailures))
 	metrics.WriteCounterUint64(w, "gateway_coalesced_waiters_total", g.coalesced.Load())
+	metrics.WriteCounterUint64(w, "gateway_coalesce_private_refetches_total", g.privateRefetches.Load())
 	metrics.WriteGaugeUint64(w, "gateway_flights_in_progress", uint64(g.flights.InFlight()))
 }
 

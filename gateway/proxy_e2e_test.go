@@ -190,11 +190,13 @@ func TestHopByHopHeadersStripped(t *testing.T) {
 	if v := in.Get("X-End-To-End"); v != "kept" {
 		t.Errorf("backend X-End-To-End %q; want kept", v)
 	}
-	if v := in.Get("X-Forwarded-For"); v != "203.0.113.7, 127.0.0.1" {
-		t.Errorf("backend X-Forwarded-For %q; want %q", v, "203.0.113.7, 127.0.0.1")
+	// The client is no trusted proxy: its X-Forwarded-For and X-Request-Id
+	// are not believed.
+	if v := in.Get("X-Forwarded-For"); v != "127.0.0.1" {
+		t.Errorf("backend X-Forwarded-For %q; want the peer only, 127.0.0.1", v)
 	}
-	if v := in.Get("X-Request-Id"); v != "req-123" {
-		t.Errorf("backend X-Request-Id %q; want the client's req-123", v)
+	if v := in.Get("X-Request-Id"); v == "req-123" || len(v) != 32 {
+		t.Errorf("backend X-Request-Id %q; want a new 32-hex-digit id, not the client's", v)
 	}
 	for _, h := range []string{"X-Backend-Hop", "Keep-Alive", "Proxy-Authenticate", "Upgrade"} {
 		if v := hdr.Get(h); v != "" {
@@ -204,8 +206,19 @@ func TestHopByHopHeadersStripped(t *testing.T) {
 	if v := hdr.Get("X-End-To-End"); v != "kept" {
 		t.Errorf("client X-End-To-End %q; want kept", v)
 	}
-	if v := hdr.Get("X-Request-Id"); v != "req-123" {
-		t.Errorf("client X-Request-Id %q; want req-123", v)
+	if v := hdr.Get("X-Request-Id"); v != in.Get("X-Request-Id") {
+		t.Errorf("client X-Request-Id %q; want the one the backend saw, %q", v, in.Get("X-Request-Id"))
+	}
+
+	// Behind a trusted proxy, both are kept and the chain grows.
+	trusting := startGateway(t, gatewayConfig(ln.Addr().String(), `  trusted_proxies: ["127.0.0.0/8", "::1"]`, ""))
+	do(t, "GET", trusting.url("/anything"), "", "X-Forwarded-For", "203.0.113.7", "X-Request-Id", "req-123")
+	in = <-got
+	if v := in.Get("X-Forwarded-For"); v != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("trusted: backend X-Forwarded-For %q; want %q", v, "203.0.113.7, 127.0.0.1")
+	}
+	if v := in.Get("X-Request-Id"); v != "req-123" {
+		t.Errorf("trusted: backend X-Request-Id %q; want the proxy's req-123", v)
 	}
 
 	// Without one, the gateway generates a request id and passes it on.

@@ -129,15 +129,28 @@ func matchSegments(segs []configs.Segment, path []byte, m *match) bool {
 	return rest == nil
 }
 
-// appendKey appends the matched route's key to dst. Routes without a key
-// template append nothing.
+// appendKey appends the matched route's key to dst: the key template's
+// literals as they are and each parameter's value length-prefixed, so that
+// "{id}:{rid}" keeps K1:K2 + K3 apart from K1 + K2:K3 whatever the values
+// hold. Routes without a key template append nothing.
 func (m *match) appendKey(dst []byte) []byte {
 	for _, p := range m.route.key {
 		if p.param < 0 {
 			dst = append(dst, p.literal...)
 		} else {
-			dst = append(dst, m.params[p.param]...)
+			dst = appendPart(dst, m.params[p.param])
 		}
 	}
 	return dst
+}
+
+// invalidParam returns the 400 body of the first path parameter that
+// fails its route's check, or nil when all pass.
+func (m *match) invalidParam() []byte {
+	for _, c := range m.route.checks {
+		if !c.check(m.params[c.param]) {
+			return c.bad
+		}
+	}
+	return nil
 }

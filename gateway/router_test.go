@@ -46,10 +46,14 @@ func TestRouterLookup(t *testing.T) {
 			}
 		}
 	}
-	f("GET", "/v1/codes/11010519491231002X", "code", "11010519491231002X")
-	f("POST", "/v1/codes/abc/reissue", "reissue", "abc")
+	// Parameters are length-prefixed in the key.
+	f("GET", "/v1/codes/11010519491231002X", "code", "\x1211010519491231002X")
+	f("POST", "/v1/codes/abc/reissue", "reissue", "\x03abc")
 	f("GET", "/v1/codes/abc/reissue", "passthrough", "")
-	f("GET", "/v1/codes/a/relatives/b", "relative", "a:b")
+	f("GET", "/v1/codes/a/relatives/b", "relative", "\x01a:\x01b")
+	// The split of a composite key is never ambiguous.
+	f("GET", "/v1/codes/K1:K2/relatives/K3", "relative", "\x05K1:K2:\x02K3")
+	f("GET", "/v1/codes/K1/relatives/K2:K3", "relative", "\x02K1:\x05K2:K3")
 	f("GET", "/v1/codes/a/relatives/", "passthrough", "")
 	f("GET", "/v1/codes/", "passthrough", "")
 	f("GET", "/v1/codes", "passthrough", "")

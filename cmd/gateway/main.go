@@ -57,6 +57,10 @@ func run(args []string) int {
 			cfg.Server.Listen = *listen
 		}
 		if *adminListen != "" {
+			if !configs.IsLoopback(*adminListen) && cfg.Server.AdminToken == "" {
+				return nil, fmt.Errorf("-admin-listen %q is not a loopback address: set server.admin_token in %s first",
+					*adminListen, cfg.Path)
+			}
 			cfg.Server.AdminListen = *adminListen
 		}
 		return cfg, nil

@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"github.com/valyala/fasthttp"
+
+	"shedgate/cache"
+)
+
+// What a shared cache must honour (RFC 9111), in the gateway's words:
+//
+//   - A request carrying credentials (Authorization, Cookie) on a route
+//     not marked public is private: it is neither answered from the cache
+//     nor coalesced, and its answer is neither stored nor shared.
+//   - An answer is shared with other requests (coalesced waiters, the
+//     cache) only when it is shareable: no private or no-store on any
+//     Cache-Control line, no Set-Cookie, no Vary. Vary would need a
+//     secondary key per listed header; the gateway refuses to store or
+//     share instead, which is always safe.
+//   - Host (and a trusted proxy's X-Forwarded-Host) and the query string
+//     are part of an entry's identity, its variant, unless the route says
+//     host: ignore or query: drop (the query is then removed before
+//     forwarding, so it cannot vary the answer).
+//   - The client's own request directives (Cache-Control: no-cache) are
+//     not honoured: in a surge, a client must not be able to send every
+//     request past the cache.
+
+var (
+	headerAuthorization  = []byte("Authorization")
+	headerCookie         = []byte("Cookie")
+	headerSetCookie      = []byte("Set-Cookie")
+	headerVary           = []byte("Vary")
+	headerCacheControl   = []byte("Cache-Control")
+	headerForwardedHost  = "X-Forwarded-Host"
+	headerForwardedProto = "X-Forwarded-Proto"
+	headerForwarded      = "Forwarded"
+)
+
+// hasCredentials reports whether a request carries credentials that may
+// make its answer personal. It allocates nothing for a request without
+// cookies.
+func hasCredentials(h *fasthttp.RequestHeader) bool {
+	return len(h.PeekBytes(headerAuthorization)) > 0 || len(h.PeekBytes(headerCookie)) > 0
+}
+
+// appendVariant appends what, beyond its key, the answer to ctx's request
+// may depend on under rt's rules: the Host (lower-cased) and a trusted
+// X-Forwarded-Host unless rt ignores the host, and the query string
+// unless rt drops it. Each part is length-prefixed, so no two requests
+// share a variant by accident. It allocates nothing once dst has room.
+func (r *route) appendVariant(dst []byte, ctx *fasthttp.RequestCtx) []byte {
+	if r.keyHost {
+		host := ctx.URI().Host()
+		dst = binary.AppendUvarint(dst, uint64(len(host)))
+		for _, c := range host {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+		dst = appendPart(dst, ctx.Request.Header.Peek(headerForwardedHost))
+	}
+	if !r.dropQuery {
+		dst = appendPart(dst, ctx.URI().QueryString())
+	}
+	return dst
+}
+
+// appendPart appends b, length-prefixed.
+func appendPart(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// joinHeader appends every value of the header named name in h to dst,
+// joined with ", " (RFC 9110 section 5.3: repeated field lines are one
+// comma-separated list).
+func joinHeader(dst []byte, h *fasthttp.ResponseHeader, name []byte) []byte {
+	for k, v := range h.All() {
+		if !bytes.EqualFold(k, name) {
+			continue
+		}
+		if len(dst) > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// privateAnswer reports whether an upstream answer must go to its own
+// requester only: Cache-Control private or no-store on any line (cc is
+// every line joined), a Set-Cookie, or a Vary.
+func privateAnswer(h *fasthttp.ResponseHeader, cc []byte) bool {
+	if !cache.Shareable(cc) {
+		return true
+	}
+	for k := range h.All() {
+		if bytes.EqualFold(k, headerSetCookie) || bytes.EqualFold(k, headerVary) {
+			return true
+		}
+	}
+	return false
+}
