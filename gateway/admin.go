@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"time"
@@ -57,6 +59,12 @@ func (g *Gateway) serveReload(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		writeJSONError(ctx, fasthttp.StatusMethodNotAllowed, []byte(`{"error":"use POST"}`))
+		return
+	}
+	if !g.adminAuthorized(ctx) {
+		writeJSONError(ctx, fasthttp.StatusUnauthorized,
+			[]byte(`{"error":"unauthorized: send Authorization: Bearer <server.admin_token>"}`))
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shedgate-admin"`)
 		return
 	}
 	ctx.SetContentType("application/json")
@@ -265,3 +273,15 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// adminAuthorized reports whether ctx may use an admin endpoint that
+// changes something: always without server.admin_token, else only with
+// "Authorization: Bearer <token>" (compared in constant time).
+func (g *Gateway) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
+	token := g.state.Load().cfg.Server.AdminToken
+	if token == "" {
+		return true
+	}
+	got, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	return ok && subtle.ConstantTimeCompare(bytes.TrimSpace(got), []byte(token)) == 1
+}
