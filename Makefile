@@ -3,20 +3,31 @@ GO      ?= go
 BIN     := bin
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: run test build vet bench rehearsal clean
+.PHONY: run test build vet bench rehearsal clean fuzz
 
 ## run: build, start the simulated issuer and the gateway on loopback; Ctrl-C stops both
 run: build
 	./scripts/run.sh
 
 ## test: the whole suite (what .ci/run calls). The packages of units run
-## under the race detector; gateway/ runs without it: its end-to-end tests
-## drive real processes at thousands of requests per second, which a
-## race-instrumented test client cannot keep up with on two cores, and its
-## allocation tests need sync.Pool to keep what it is given.
+## under the race detector, and so do the gateway's in-process handler
+## tests and fuzz seeds (TestInProcess*, Fuzz*); gateway/'s end-to-end
+## tests run without it: they drive real processes at thousands of requests
+## per second, which a race-instrumented test client cannot keep up with on
+## two cores, and its allocation tests need sync.Pool to keep what it is
+## given.
 test: vet
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/gateway$$')
+	$(GO) test -race -count=1 -timeout 10m -run '^(TestInProcess|Fuzz)' ./gateway
 	$(GO) test -count=1 -timeout 30m ./gateway
+
+## fuzz: each fuzz target for FUZZTIME (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./configs
+	$(GO) test -run '^$$' -fuzz '^FuzzEntryCodec$$' -fuzztime $(FUZZTIME) ./cache
+	for f in FuzzRouter FuzzStripHops FuzzHandler; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./gateway || exit 1; done
 
 ## bench: Go benchmarks, then end-to-end figures against their targets (about 20 min)
 bench:
