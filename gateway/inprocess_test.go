@@ -56,7 +56,7 @@ func startOrigin(t testing.TB) *origin {
 		}
 		fmt.Fprintf(ctx, "%s %s who=%s", m, ctx.RequestURI(), ctx.Request.Header.Peek("X-Who"))
 	}}
-	go srv.Serve(ln) //nolint:errcheck
+	go srv.Serve(ln)                     //nolint:errcheck
 	t.Cleanup(func() { srv.Shutdown() }) //nolint:errcheck
 	return o
 }
