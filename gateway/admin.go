@@ -107,7 +107,8 @@ type CacheStatus struct {
 	StaleServed uint64 `json:"stale_served"`
 	Coalesced   uint64 `json:"coalesced"`
 	// PrivateRefetches counts flight waiters whose leader's answer was
-	// private (Set-Cookie, Cache-Control private, Vary), who fetched their own.
+	// private (Set-Cookie, Cache-Control private, Vary) or for another
+	// variant (Host, query), who fetched their own.
 	PrivateRefetches uint64 `json:"private_refetches"`
 	Entries          uint64 `json:"entries"`
 	Bytes            uint64 `json:"bytes"`

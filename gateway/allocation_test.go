@@ -53,13 +53,20 @@ func cacheHitCtx(t testing.TB, g *Gateway, id string) *fasthttp.RequestCtx {
 	req.Header.SetHost("Gw.Example:8080")
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	storeFor(t, g, ctx, e)
+	return ctx
+}
+
+// storeFor caches e as the answer to ctx's request: under its route's key,
+// for its variant.
+func storeFor(t testing.TB, g *Gateway, ctx *fasthttp.RequestCtx, e *cache.Entry) {
+	t.Helper()
 	var m match
 	if !g.state.Load().router.lookup(ctx.Method(), ctx.Path(), &m) {
 		t.Fatalf("no route for %s", ctx.Path())
 	}
 	e.Variant = m.route.appendVariant(nil, ctx)
 	g.cache.Set(nil, m.route.appendCacheKey(nil, m.appendKey(nil)), e)
-	return ctx
 }
 
 // TestCacheHitAllocatesNothing runs the whole handler, route match
@@ -184,9 +191,8 @@ routes:
 	now := time.Now()
 	stale := &cache.Entry{Status: 200, StoredAt: now.Add(-2 * time.Minute).UnixNano(),
 		FreshUntil: now.Add(-time.Minute).UnixNano(), StaleUntil: now.Add(time.Hour).UnixNano(), Body: []byte(`{"code":"old"}`)}
-	g.cache.Set(nil, []byte("code\x00A1"), stale)
-
 	ctx := requestCtx("GET", "/v1/codes/A1", "")
+	storeFor(t, g, ctx, stale)
 	g.handle(ctx)
 	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Header.Peek(headerXCache)) != "STALE" ||
 		string(ctx.Response.Body()) != `{"code":"old"}` {

@@ -45,6 +45,7 @@ routes:
     key: "{id}"
     cache: %s
     coalesce: true
+    host: ignore                    # as shipped: a restarted gateway on another port keeps its entries
   - name: reissue
     method: POST
     path: /v1/codes/{id}/reissue

@@ -62,7 +62,7 @@ type Gateway struct {
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
 	// privateRefetches counts waiters of a flight whose answer was
-	// private, who then fetched their own.
+	// private or for another variant, who then fetched their own.
 	privateRefetches atomic.Uint64
 	outcomes         outcomes
 	local            localDelay

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ func releaseScratch(sc *scratch) {
 	sc.lookup = cache.Miss
 	sc.rejected = false
 	sc.private, sc.trusted = false, false
-	sc.variant, sc.fkey = sc.variant[:0], sc.fkey[:0]
+	sc.variant = sc.variant[:0]
 	sc.req.Reset()
 	scratchPool.Put(sc)
 }
@@ -158,22 +159,24 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 
 // fetchShared answers through an entry that other requests may share: a
 // coalesced flight when the route coalesces, a call of its own otherwise.
-// A flight's answer that turns out private (see privateAnswer) goes to
-// the request that started the flight only; each waiter then fetches its
-// own. The answer is written with X-Cache: MISS.
+// Flights are keyed by the cache key alone, so that an invalidation's
+// Forget reaches every variant's flight; a flight's answer that turns out
+// private (see privateAnswer), or is for another variant (Host, query),
+// goes to the request that started the flight only, and each such waiter
+// then fetches its own. The answer is written with X-Cache: MISS.
 func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
 	var a answer
 	var err error
 	if rt.coalesce {
 		var shared bool
-		sc.fkey = append(append(sc.fkey[:0], sc.ckey...), sc.variant...)
-		a, err, shared = g.flights.Do(sc.fkey, deadline, func() func() (answer, error) {
+		a, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (answer, error) {
 			return g.prepareFetch(ctx, rt, sc, user, deadline)
 		})
-		if shared && err == nil && a.private {
+		switch {
+		case shared && err == nil && (a.private || !bytes.Equal(a.entry.Variant, sc.variant)):
 			g.privateRefetches.Add(1)
 			a, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
-		} else if shared {
+		case shared:
 			g.coalesced.Add(1)
 		}
 	} else {

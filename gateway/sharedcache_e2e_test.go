@@ -325,3 +325,30 @@ func TestAdminTokenGuardsReload(t *testing.T) {
 		t.Errorf("admin_listen 0.0.0.0 without a token: exit %d, output %q; want exit 2 naming server.admin_listen", code, out)
 	}
 }
+
+// TestCoalescingKeepsVariantsApart: requests for one key with different
+// query strings arrive while the first is in flight; each gets the answer
+// to its own query.
+func TestCoalescingKeepsVariantsApart(t *testing.T) {
+	origin := startEcho(t)
+	gw := startGateway(t, echoConfig(origin.Addrs[0]))
+	var wg sync.WaitGroup
+	got := make([]echoed, 4)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			got[i] = echoGet(t, gw.url(fmt.Sprintf("/flight/variants?lang=%d", i%2)), fmt.Sprint(i),
+				"X-Echo-Delay", "300ms", setEcho, "Cache-Control: no-cache")
+		}()
+	}
+	wg.Wait()
+	for i, e := range got {
+		if want := fmt.Sprintf("/flight/variants?lang=%d", i%2); e.URI != want {
+			t.Errorf("request %d for %s got the answer for %s", i, want, e.URI)
+		}
+	}
+}
