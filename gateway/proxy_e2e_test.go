@@ -176,6 +176,7 @@ func TestHopByHopHeadersStripped(t *testing.T) {
 		"Upgrade", "websocket",
 		"X-Forwarded-For", "203.0.113.7",
 		"X-Request-Id", "req-123",
+		"X-Forwarded-Host", "evil.example",
 		"X-End-To-End", "kept",
 	)
 	if status != 200 || body != "ok" {
@@ -194,6 +195,9 @@ func TestHopByHopHeadersStripped(t *testing.T) {
 	// are not believed.
 	if v := in.Get("X-Forwarded-For"); v != "127.0.0.1" {
 		t.Errorf("backend X-Forwarded-For %q; want the peer only, 127.0.0.1", v)
+	}
+	if v := in.Get("X-Forwarded-Host"); v != "" {
+		t.Errorf("backend X-Forwarded-Host %q; want an untrusted client's dropped", v)
 	}
 	if v := in.Get("X-Request-Id"); v == "req-123" || len(v) != 32 {
 		t.Errorf("backend X-Request-Id %q; want a new 32-hex-digit id, not the client's", v)

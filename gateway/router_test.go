@@ -104,3 +104,21 @@ func BenchmarkRouterLookup(b *testing.B) {
 		}
 	})
 }
+
+// Request ids are 128 random bits: no two of 1,000 share even their first
+// 12 hex digits (a prefix and a counter, as before, share all but the
+// last few).
+func TestRequestIDsAreUnpredictable(t *testing.T) {
+	ids := newRequestIDs()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := string(ids.append(nil))
+		if len(id) != 32 || !validRequestID([]byte(id)) {
+			t.Fatalf("id %q: want 32 hex digits", id)
+		}
+		if seen[id[:12]] {
+			t.Fatalf("two ids share the prefix %s", id[:12])
+		}
+		seen[id[:12]] = true
+	}
+}

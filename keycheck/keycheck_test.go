@@ -3,6 +3,8 @@ package keycheck
 import (
 	"regexp"
 	"testing"
+
+	"shedgate/configs"
 )
 
 func TestResidentID(t *testing.T) {
@@ -45,5 +47,14 @@ func TestChecksAllocateNothing(t *testing.T) {
 	id := []byte("11010519491231002X")
 	if n := testing.AllocsPerRun(100, func() { ResidentID(id) }); n != 0 {
 		t.Fatalf("ResidentID allocates %v times; want 0", n)
+	}
+}
+
+// Every validator the config accepts by name has a check.
+func TestEveryConfigNameHasACheck(t *testing.T) {
+	for _, name := range configs.Validators {
+		if _, ok := Named(name); !ok {
+			t.Errorf("configs.Validators names %q; keycheck has no such check", name)
+		}
 	}
 }
