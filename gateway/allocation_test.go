@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bufio"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,10 +49,13 @@ func cacheHitCtx(t testing.TB, g *Gateway, id string) *fasthttp.RequestCtx {
 	e.AppendHeader([]byte("Content-Type"), []byte("application/json"))
 	e.AppendHeader([]byte("Cache-Control"), []byte("max-age=2592000"))
 
+	// Parsed from the wire, as the server does, so that the header keeps
+	// its raw lines.
 	var req fasthttp.Request
-	req.Header.SetMethod("GET")
-	req.SetRequestURI("/v1/codes/" + id + "?lang=zh")
-	req.Header.SetHost("Gw.Example:8080")
+	raw := "GET /v1/codes/" + id + "?lang=zh HTTP/1.1\r\nHost: Gw.Example:8080\r\nUser-Agent: app/1.0\r\nAccept: application/json\r\n\r\n"
+	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+		t.Fatalf("request: %v", err)
+	}
 	ctx := &fasthttp.RequestCtx{}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
 	storeFor(t, g, ctx, e)

@@ -126,12 +126,39 @@ func appendForwardedFor(dst, prior []byte, remote net.Addr) []byte {
 var forwardingHeaders = []string{headerForwardedFor, headerForwardedHost, headerForwardedProto, headerForwarded, headerRequestID}
 
 // dropForwarding removes the headers a client could forge to pass for
-// someone else, or to choose the id its request is logged under.
+// someone else, or to choose the id its request is logged under. Deleting
+// a header costs a normalized copy of its name, so the request's raw
+// header lines are scanned first and nothing is deleted when none starts
+// like one of them (the usual case, on the hit path).
 func dropForwarding(h *fasthttp.RequestHeader) {
+	if raw := h.RawHeaders(); len(raw) > 0 && !mayForward(raw) {
+		return
+	}
 	for _, name := range forwardingHeaders {
 		h.Del(name)
 	}
 }
+
+// mayForward reports whether a header line in raw starts, in any case,
+// with X-Forwarded-, Forwarded or X-Request-Id.
+func mayForward(raw []byte) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		for _, p := range forwardingPrefixes {
+			if len(line) >= len(p) && bytes.EqualFold(line[:len(p)], p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var forwardingPrefixes = [][]byte{[]byte("X-Forwarded-"), []byte("Forwarded"), []byte("X-Request-Id")}
 
 // trustedPeer reports whether the request's peer is a trusted proxy.
 func (st *state) trustedPeer(ctx *fasthttp.RequestCtx) bool {
