@@ -40,7 +40,6 @@ type levelCtl struct {
 	served   uint64 // releases counted at the window's start
 	admitted uint64 // admissions (all classes) at the window's start
 	waitNs   int64  // queue wait (all classes) at the window's start
-	lastWait time.Duration
 }
 
 // loss records that a request of class c, admitted by the level, lost in
@@ -102,7 +101,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		level = max(level+1, highestWithin(counts, (1+levelGrow)*in))
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))
-	w.start, w.served, w.admitted, w.waitNs, w.lastWait = now, served, adm, wns, wait
+	w.start, w.served, w.admitted, w.waitNs = now, served, adm, wns
 }
 
 // highestWithin returns the highest level whose arrivals, with those of
