@@ -304,6 +304,20 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 		}
 		r.shedP99 = sum
 	}
+	for i, g := range gateways {
+		var st struct {
+			Limiter struct {
+				Limit   float64 `json:"limit"`
+				Classes []struct {
+					Name     string            `json:"name"`
+					Admitted uint64            `json:"admitted"`
+					Rejected map[string]uint64 `json:"rejected"`
+				} `json:"classes"`
+			} `json:"limiter"`
+		}
+		getJSON(t, g.admin("/status"), &st)
+		t.Logf("gateway %d: limit %.0f, classes %+v", i, st.Limiter.Limit, st.Limiter.Classes)
+	}
 	t.Logf("%s: goodput %.0f/s; issuer busy %.0f%%, deepest queue %d; success scan %.4f checkin %.4f show %.3f issue %.3f reissue %.3f; inversions %d s; shed p99 %.1f ms; admin p99 %.1f ms",
 		target, r.goodput, 100*r.busy, r.queue, rep.Classes["scan"].Success, rep.Classes["checkin"].Success,
 		rep.Classes["show"].Success, rep.Classes["issue"].Success, rep.Classes["reissue"].Success, r.inversions, r.shedP99, r.adminP99)
@@ -412,11 +426,18 @@ func TestAdmissionSurge(t *testing.T) {
 
 // TestBenchAdmission prints the admission figures: each mix and client
 // kind through the gateway and through HAProxy, then three gateways.
+//
+// SHEDGATE_ADM picks cases by substring of their names ("polite", "3
+// gateways"); unset, all run.
 func TestBenchAdmission(t *testing.T) {
 	benchOnly(t)
+	only := os.Getenv("SHEDGATE_ADM")
 	for _, kind := range []string{"patient", "impatient", "polite"} {
 		for _, m := range admMixes {
 			name := fmt.Sprintf("%s, %s", kind, m.name)
+			if !strings.Contains(name, only) {
+				continue
+			}
 			scenario := admScenario(t, m, admClients[kind])
 			is := lockstepIssuer(t)
 			gw := startGateway(t, admissionConfig(is.addr()))
@@ -427,6 +448,9 @@ func TestBenchAdmission(t *testing.T) {
 			h := runSurge(t, is2, scenario, "http://"+hp, nil)
 			admFigures(t, name, g, h)
 		}
+	}
+	if !strings.Contains("3 gateways, patient, "+admMixes[0].name, only) {
+		return
 	}
 	is := lockstepIssuer(t)
 	var gws []gatewayProc
