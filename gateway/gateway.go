@@ -218,7 +218,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.server = g.newServer(cfg)
 	g.admin = &fasthttp.Server{
 		Handler:               g.serveAdmin,
-		Logger:                newServerLog(g.log, g.keyHash, "admin"),
+		Logger:                newServerLog(g.log, g.keyHash, "admin", g.metrics.set),
 		SecureErrorLogMessage: true,
 		Name:                  "shedgate-admin",
 		ReadTimeout:           5 * time.Second,
@@ -243,7 +243,7 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 		Handler:                       g.handle,
 		HeaderReceived:                g.requestConfig,
 		ErrorHandler:                  g.serverError,
-		Logger:                        newServerLog(g.log, g.keyHash, "public"),
+		Logger:                        newServerLog(g.log, g.keyHash, "public", g.metrics.set),
 		SecureErrorLogMessage:         true,
 		ReadTimeout:                   s.ReadTimeout,
 		WriteTimeout:                  s.WriteTimeout,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,17 @@ func TestServerLogNeverHoldsRequestBytes(t *testing.T) {
 	}
 	if !strings.Contains(out, `"kind"`) {
 		t.Fatalf("server error lines name no kind:\n%s", out)
+	}
+	// Every one is counted, logged or not.
+	m := getText(t, gw.admin("/metrics"))
+	counted := 0
+	for _, line := range strings.Split(m, "\n") {
+		if strings.HasPrefix(line, `gateway_http_server_errors_total{server="public"`) {
+			n, _ := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
+			counted += n
+		}
+	}
+	if counted < 200 {
+		t.Fatalf("gateway_http_server_errors_total counts %d errors of the public server; want the 200 bad requests", counted)
 	}
 }

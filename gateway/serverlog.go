@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 )
@@ -25,18 +26,22 @@ type serverLog struct {
 	hash   *keyHasher
 	server string // "public" or "admin"
 	every  time.Duration
+	set    *metrics.Set // counts every error, logged or not, by kind
 
 	mu         sync.Mutex // guards last and suppressed
 	last       time.Time
 	suppressed int
 }
 
-func newServerLog(log *zap.Logger, hash *keyHasher, server string) *serverLog {
-	return &serverLog{log: log, hash: hash, server: server, every: time.Second}
+func newServerLog(log *zap.Logger, hash *keyHasher, server string, set *metrics.Set) *serverLog {
+	return &serverLog{log: log, hash: hash, server: server, every: time.Second, set: set}
 }
 
-// Printf implements fasthttp.Logger.
+// Printf implements fasthttp.Logger. Every call is counted in
+// gateway_http_server_errors_total{server, kind}; one a second is logged.
 func (l *serverLog) Printf(format string, args ...any) {
+	kind := errorKind(format, args)
+	l.set.GetOrCreateCounter(`gateway_http_server_errors_total{server="` + l.server + `",kind="` + kind + `"}`).Inc()
 	now := time.Now()
 	l.mu.Lock()
 	if now.Sub(l.last) < l.every {
@@ -50,7 +55,7 @@ func (l *serverLog) Printf(format string, args ...any) {
 	l.mu.Unlock()
 	l.log.Warn("http server error",
 		zap.String("server", l.server),
-		zap.String("kind", errorKind(format, args)),
+		zap.String("kind", kind),
 		zap.String("message_hash", l.hash.hash([]byte(fmt.Sprintf(format, args...)))),
 		zap.Int("suppressed", suppressed))
 }
