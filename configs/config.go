@@ -219,8 +219,11 @@ type Route struct {
 	// unique; letters, digits, '_' and '-'.
 	Name string `yaml:"name"`
 	// Method is GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS. Default "":
-	// any method.
+	// any method but TRACE and CONNECT, which the gateway never forwards.
 	Method string `yaml:"method"`
+	// Methods lists several methods the route matches, such as [GET,
+	// HEAD]; set Method or Methods, not both. Default none.
+	Methods []string `yaml:"methods"`
 	// Path is a template: literal segments, {param} segments and an optional
 	// trailing /* (see ParseTemplate). Required.
 	Path string `yaml:"path"`
@@ -318,6 +321,18 @@ type PerKey struct {
 	// Burst is the bucket size. Default 0, which Parse replaces by Rate
 	// rounded up (at least 1); must be >= 0.
 	Burst int `yaml:"burst"`
+}
+
+// MethodList returns the methods the route matches: Methods, or Method
+// alone, or nil for any method.
+func (r *Route) MethodList() []string {
+	if len(r.Methods) > 0 {
+		return r.Methods
+	}
+	if r.Method != "" {
+		return []string{r.Method}
+	}
+	return nil
 }
 
 // ClassIndex returns the position of the named class in Limiter.Classes

@@ -191,6 +191,11 @@ func TestBadConfigs(t *testing.T) {
 	f("admin_all_interfaces", minimal+"server:\n  admin_listen: \":9090\"\n", 8, "server.admin_listen", "set server.admin_token")
 	f("admin_token_short", minimal+"server:\n  admin_token: abc\n", 8, "server.admin_token", "at least 16")
 	f("trusted_proxy", minimal+"server:\n  trusted_proxies: [10.0.0.0/8, nonsense]\n", 8, "server.trusted_proxies[1]", "CIDR block")
+	f("methods_and_method", minimal+"  - {name: q, method: GET, methods: [HEAD], path: /q, upstream: issuer, class: low}\n", 7, "routes[1].methods", "not both")
+	f("methods_unknown", minimal+"  - {name: q, methods: [GET, TRACE], path: /q, upstream: issuer, class: low}\n", 7, "routes[1].methods[1]", `unknown method "TRACE"`)
+	f("methods_twice", minimal+"  - {name: q, methods: [GET, GET], path: /q, upstream: issuer, class: low}\n", 7, "routes[1].methods[1]", "listed twice")
+	f("methods_cache_post", minimal+"  - {name: q, methods: [GET, POST], path: /q, upstream: issuer, class: low, cache: {}}\n", 7, "routes[1].cache", "route has GET,POST")
+	f("methods_shadowed", minimal+"  - {name: q, methods: [GET], path: \"/a/{x}\", upstream: issuer, class: low}\n", 7, "routes[1].path", "unreachable")
 	f("route_query", minimal+"  - {name: q, path: /q, upstream: issuer, class: low, query: strip}\n", 7, "routes[1].query", `want "key" or "drop"`)
 	f("route_host", minimal+"  - {name: q, path: /q, upstream: issuer, class: low, host: any}\n", 7, "routes[1].host", `want "key" or "ignore"`)
 	f("validate_param", minimal+"  - {name: q, path: \"/q/{id}\", upstream: issuer, class: low, validate: {idd: digits}}\n", 7, "routes[1].validate.idd", "no parameter {idd}")
@@ -409,5 +414,20 @@ routes:
 	}
 	if u.Retry != (Retry{Attempts: 1, BudgetRatio: 0.1, MinPerSecond: 3}) {
 		t.Fatalf("retry %+v; want attempts 1 and the default budget", u.Retry)
+	}
+}
+
+func TestMethodsList(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal+
+		"  - {name: k, methods: [GET, HEAD], path: /k, upstream: issuer, class: low, cache: {}, coalesce: true}\n"+
+		"  - {name: w, methods: [GET, POST], path: /w, upstream: issuer, class: low}\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if k := c.Routes[1]; !k.Idempotent || len(k.MethodList()) != 2 {
+		t.Errorf("methods [GET, HEAD]: idempotent %v, list %v; want true, both", k.Idempotent, k.MethodList())
+	}
+	if w := c.Routes[2]; w.Idempotent {
+		t.Errorf("methods [GET, POST]: idempotent by default; want false (POST is not)")
 	}
 }

@@ -237,8 +237,23 @@ func (v *validator) route(i int, r *Route) {
 	if r.Method != "" && !contains(methods, r.Method) {
 		v.errf(key+".method", "unknown method %q (want %s, or none for any)", r.Method, strings.Join(methods, ", "))
 	}
+	if r.Method != "" && len(r.Methods) > 0 {
+		v.errf(key+".methods", "set method or methods, not both")
+	}
+	for j, m := range r.Methods {
+		switch {
+		case !contains(methods, m):
+			v.errf(fmt.Sprintf("%s.methods[%d]", key, j), "unknown method %q (want %s)", m, strings.Join(methods, ", "))
+		case contains(r.Methods[:j], m):
+			v.errf(fmt.Sprintf("%s.methods[%d]", key, j), "%s listed twice", m)
+		}
+	}
 	if !v.d.set[key+".idempotent"] {
-		r.Idempotent = r.Method == "GET" || r.Method == "HEAD" || r.Method == "OPTIONS"
+		list := r.MethodList()
+		r.Idempotent = len(list) > 0
+		for _, m := range list {
+			r.Idempotent = r.Idempotent && (m == "GET" || m == "HEAD" || m == "OPTIONS")
+		}
 	}
 	v.reference(key+".upstream", "upstream", r.Upstream, v.c.UpstreamNames())
 	classes := make([]string, len(v.c.Limiter.Classes))
@@ -277,7 +292,7 @@ func (v *validator) route(i int, r *Route) {
 	v.validators(key+".validate", r)
 	if r.Coalesce {
 		v.needsKey(key+".coalesce", r)
-		v.safeMethod(key+".coalesce", "coalescing", r.Method)
+		v.safeMethod(key+".coalesce", "coalescing", r.MethodList())
 	}
 }
 
@@ -331,12 +346,12 @@ func (v *validator) reference(key, what, name string, have []string) {
 func (v *validator) shadowed(i int, r *Route) {
 	for j := range i {
 		e := &v.c.Routes[j]
-		if e.Template.Raw == "" || e.Method != "" && e.Method != r.Method {
+		if e.Template.Raw == "" || !coversMethods(e.MethodList(), r.MethodList()) {
 			continue
 		}
 		if e.Template.shape() == r.Template.shape() || e.Template.Raw == "/*" {
 			v.errf(fmt.Sprintf("routes[%d].path", i), "unreachable: routes[%d] (%s %s %s) matches first",
-				j, e.Name, orAny(e.Method), e.Template.Raw)
+				j, e.Name, orAny(e.MethodList()), e.Template.Raw)
 			return
 		}
 	}
@@ -348,7 +363,7 @@ func (v *validator) routeCache(key string, r *Route) {
 		return
 	}
 	key += ".cache"
-	v.safeMethod(key, "caching", r.Method)
+	v.safeMethod(key, "caching", r.MethodList())
 	v.needsKey(key, r)
 	v.nonNegative(key+".max_ttl", c.MaxTTL)
 	v.nonNegative(key+".stale_for", c.StaleFor)
@@ -400,10 +415,31 @@ func keyHint(t Template) string {
 	return "{id}"
 }
 
-func (v *validator) safeMethod(key, what, method string) {
-	if method != "GET" && method != "HEAD" {
-		v.errf(key, "%s needs method GET or HEAD, route has %s", what, orAny(method))
+func (v *validator) safeMethod(key, what string, list []string) {
+	ok := len(list) > 0
+	for _, m := range list {
+		ok = ok && (m == "GET" || m == "HEAD")
 	}
+	if !ok {
+		v.errf(key, "%s needs method GET or HEAD, route has %s", what, orAny(list))
+	}
+}
+
+// coversMethods reports whether a route matching the methods in e (nil:
+// any) matches every request a route matching those in r does.
+func coversMethods(e, r []string) bool {
+	if len(e) == 0 {
+		return true
+	}
+	if len(r) == 0 {
+		return false
+	}
+	for _, m := range r {
+		if !contains(e, m) {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) invalidates(i int, index map[string]int) {
@@ -435,9 +471,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func orAny(method string) string {
-	if method == "" {
+func orAny(list []string) string {
+	if len(list) == 0 {
 		return "any method"
 	}
-	return method
+	return strings.Join(list, ",")
 }

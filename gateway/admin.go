@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -206,7 +207,7 @@ func (g *Gateway) Status() Status {
 		UptimeS:  time.Since(g.started).Seconds(),
 	}
 	for _, rt := range st.router.routes {
-		method := rt.method
+		method := strings.Join(rt.methods, ",")
 		if method == "" {
 			method = "*"
 		}

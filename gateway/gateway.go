@@ -112,7 +112,7 @@ func (g *Gateway) startPools(st *state) {
 // route is one compiled config route.
 type route struct {
 	name     string
-	method   string // "" matches any method
+	methods  []string // nil matches any method (but TRACE and CONNECT: see edge.go)
 	segments []configs.Segment
 	key      []routeKeyPart
 	pool     *upstream.Pool
@@ -317,7 +317,7 @@ func (g *Gateway) compileRoute(cfg *configs.Config, rc *configs.Route, pools map
 		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)
 	}
 	rt := &route{
-		name: rc.Name, method: rc.Method, segments: tpl.Segments, key: key,
+		name: rc.Name, methods: rc.MethodList(), segments: tpl.Segments, key: key,
 		pool: pool, class: rc.Class, timeout: rc.Timeout,
 		metrics: g.metrics.route(rc.Name, rc.Class), cfg: rc,
 		cachePrefix: cachePrefix(rc.Name), policy: cachePolicy(rc.Cache), coalesce: rc.Coalesce,

@@ -76,7 +76,7 @@ func indexOf(list []string, s string) int {
 // It reports whether one matched. It allocates nothing.
 func (r *router) lookup(method, path []byte, m *match) bool {
 	for _, rt := range r.routes {
-		if rt.method != "" && string(method) != rt.method {
+		if !rt.matchesMethod(method) {
 			continue
 		}
 		if matchSegments(rt.segments, path, m) {
@@ -85,6 +85,19 @@ func (r *router) lookup(method, path []byte, m *match) bool {
 		}
 	}
 	m.route = nil
+	return false
+}
+
+// matchesMethod reports whether the route takes requests of method.
+func (r *route) matchesMethod(method []byte) bool {
+	if len(r.methods) == 0 {
+		return true
+	}
+	for _, m := range r.methods {
+		if string(method) == m {
+			return true
+		}
+	}
 	return false
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -16,12 +17,17 @@ func testRouter(t testing.TB) *router {
 		if err != nil {
 			t.Fatalf("key %q: %v", key, err)
 		}
-		r.routes = append(r.routes, &route{name: name, method: method, segments: tpl.Segments, key: k})
+		var methods []string
+		if method != "" {
+			methods = strings.Split(method, ",")
+		}
+		r.routes = append(r.routes, &route{name: name, methods: methods, segments: tpl.Segments, key: k})
 	}
 	add("code", "GET", "/v1/codes/{id}", "{id}")
 	add("reissue", "POST", "/v1/codes/{id}/reissue", "{id}")
 	add("relative", "GET", "/v1/codes/{id}/relatives/{rid}", "{id}:{rid}")
 	add("root", "GET", "/", "")
+	add("keys", "GET,HEAD", "/v1/keys", "")
 	add("v1any", "DELETE", "/v1/*", "")
 	add("passthrough", "", "/*", "")
 	return r
@@ -62,6 +68,9 @@ func TestRouterLookup(t *testing.T) {
 	f("GET", "/", "root", "")
 	f("POST", "/", "passthrough", "")
 	f("DELETE", "/v1", "v1any", "")
+	f("GET", "/v1/keys", "keys", "")
+	f("HEAD", "/v1/keys", "keys", "")
+	f("POST", "/v1/keys", "passthrough", "")
 	f("DELETE", "/v1/x/y/z", "v1any", "")
 	f("DELETE", "/v2/x", "passthrough", "")
 	f("PATCH", "/anything/at/all", "passthrough", "")
