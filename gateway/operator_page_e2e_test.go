@@ -50,7 +50,9 @@ var historyRe = regexp.MustCompile(`data-history="([^"]*)"`)
 
 // TestOperatorPageShowsLiveFigures loads the operator's page in headless
 // Chromium against a gateway under load and checks that the figures it
-// shows change from one poll of /status to the next.
+// shows change from one poll of /status to the next. Chromium runs the
+// page in virtual time (its polls a second apart come milliseconds apart):
+// the page's rates are over the gateway's uptime_s, which is real.
 func TestOperatorPageShowsLiveFigures(t *testing.T) {
 	chromium(t)
 	is := startIssuer(t, "-workers", "16", "-service-time", "2ms")
@@ -88,7 +90,7 @@ func TestOperatorPageShowsLiveFigures(t *testing.T) {
 			moving++
 		}
 	}
-	if moving < 2 || history[0].T == history[len(history)-1].T {
+	if moving < 2 || history[0].T >= history[len(history)-1].T {
 		t.Fatalf("figures did not change under load: %+v", history)
 	}
 	for _, id := range []string{`id="t-rps">`, `id="t-limit">`, `id="t-hit">`} {
