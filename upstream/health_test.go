@@ -65,8 +65,12 @@ func TestKilledTargetStopsAndComesBack(t *testing.T) {
 	if stoppedAfter > time.Second {
 		t.Fatalf("errors went on %v after the kill; want them to stop within 1s", stoppedAfter)
 	}
-	if errs*100 > sent {
-		t.Fatalf("Do: %d errors of %d requests; want under 1%%", errs, sent)
+	// The breaker opens after ConsecutiveFailures (5) in a row; the two
+	// concurrent senders may each have one more in flight. (A share of
+	// the requests sent, as this was, depends on how fast a busy machine
+	// sends: 5 of 480 failed it.)
+	if errs > 5+2 {
+		t.Fatalf("Do: %d errors of %d requests; want at most 7 (5 to open the breaker, 2 in flight)", errs, sent)
 	}
 	if rerrs != 0 {
 		t.Fatalf("DoRetry: %d errors of %d GETs; want 0: a refused or reset GET is retried on the live target", rerrs, rsent)
