@@ -57,6 +57,17 @@ func (l *Limiter) loss(c int) {
 	}
 }
 
+// marginalClass is the class the admission level cuts through: the class
+// of the first user level it excludes, or the lowest class when it
+// excludes none (the one to cut first). A level at the top sub-level of a
+// class admits that whole class: the class below is the marginal one
+// (measured: reading the class of the level itself made check-ins, whole
+// and admitted at level 127, wait only OverloadWait in a standing queue,
+// and time out between the bursts of a lockstep backend).
+func (cs *classSet) marginalClass(level int64) int {
+	return min(int((level+1)>>subBits), len(cs.list)-1)
+}
+
 // maxLevel is the level that admits every class of cs.
 func (cs *classSet) maxLevel() int64 { return int64(len(cs.list)<<subBits - 1) }
 

@@ -96,7 +96,8 @@ type Config struct {
 	// OverloadWait bounds the wait of a request joining a standing queue,
 	// so that in overload rejections come within milliseconds (CoDel's
 	// idea). Default 2ms. It applies only to the class the admission level
-	// cuts through (the lowest class still admitted): the classes above it
+	// cuts through (the class of the first users it excludes; the lowest
+	// class while it excludes nobody): the classes above it
 	// are the ones the capacity is kept for, and their requests wait their
 	// full MaxWait (measured: with 2 ms waits, venue check-ins in a standing
 	// queue timed out between the bursts of a backend whose workers finish

@@ -17,7 +17,8 @@ type prioSim struct {
 	t     *testing.T
 	clk   *fakeClock
 	base  time.Time
-	l     *Limiter
+	l     *Limiter   // ls[0]
+	ls    []*Limiter // gateways in front of the one backend, without coordination
 	be    *simBackend
 	rng   *rand.Rand
 	now   time.Duration
@@ -47,6 +48,9 @@ type prioResult struct {
 	r   Reason
 }
 
+// simSeed seeds the simulations (tests that sweep it set it).
+var simSeed uint64 = 1
+
 // shippedSimClasses are configs/gateway.yaml's classes.
 var shippedSimClasses = []ClassConfig{
 	{Name: "critical", MaxQueue: 2000, MaxWait: time.Second},
@@ -56,22 +60,31 @@ var shippedSimClasses = []ClassConfig{
 }
 
 func newPrioSim(t *testing.T, initial int, be *simBackend) *prioSim {
+	return newPrioSimN(t, 1, initial, be)
+}
+
+// newPrioSimN is a simulation of n gateways in front of be, each arrival
+// going to one of them at random (as behind an L4 balancer).
+func newPrioSimN(t *testing.T, n, initial int, be *simBackend) *prioSim {
 	t.Helper()
 	clk := newFakeClock()
-	s := &prioSim{t: t, clk: clk, base: clk.Now(), be: be, rng: rand.New(rand.NewPCG(1, 2)), res: make(chan prioResult, 64)}
-	l, err := New(Config{
-		InitialLimit: initial,
-		Classes:      shippedSimClasses,
-		Now:          clk.Now,
-		AfterFunc:    clk.AfterFunc,
-		LocalDelay:   func() time.Duration { return s.seen },
-	})
-	if err != nil {
-		t.Fatal(err)
+	s := &prioSim{t: t, clk: clk, base: clk.Now(), be: be, rng: rand.New(rand.NewPCG(simSeed, 2)), res: make(chan prioResult, 64)}
+	for range n {
+		l, err := New(Config{
+			InitialLimit: initial,
+			Classes:      shippedSimClasses,
+			Now:          clk.Now,
+			AfterFunc:    clk.AfterFunc,
+			LocalDelay:   func() time.Duration { return s.seen },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ls = append(s.ls, l)
 	}
-	s.l = l
-	n := len(shippedSimClasses)
-	s.sent, s.ok, s.lost, s.lastLoss = make([]int, n), make([]int, n), make([]int, n), make([]time.Duration, n)
+	s.l = s.ls[0]
+	k := len(shippedSimClasses)
+	s.sent, s.ok, s.lost, s.lastLoss = make([]int, k), make([]int, k), make([]int, k), make([]time.Duration, k)
 	for i := range s.lastLoss {
 		s.lastLoss[i] = -1
 	}
@@ -111,9 +124,11 @@ func (s *prioSim) run(d time.Duration, rps float64, weights ...float64) {
 			s.arrive(c)
 		}
 		if t == tick {
-			var st Stats
-			s.l.Stats(&st)
-			s.limits = append(s.limits, st.Limit)
+			for _, l := range s.ls {
+				var st Stats
+				l.Stats(&st)
+				s.limits = append(s.limits, st.Limit)
+			}
 			tick += 100 * time.Millisecond
 		}
 	}
@@ -125,8 +140,9 @@ func (s *prioSim) arrive(c int) {
 	s.sent[c]++
 	s.alive++
 	user, deadline := s.rng.Uint64(), s.clk.Now().Add(2*time.Second)
+	l := s.ls[s.rng.IntN(len(s.ls))]
 	go func() {
-		tok, r := s.l.Acquire(c, user, deadline)
+		tok, r := l.Acquire(c, user, deadline)
 		s.res <- prioResult{c, tok, r}
 	}()
 	s.settle()
@@ -143,7 +159,11 @@ func (s *prioSim) settle() {
 			continue
 		default:
 		}
-		if int64(s.alive) == s.l.waiting.Load() {
+		var waiting int64
+		for _, l := range s.ls {
+			waiting += l.waiting.Load()
+		}
+		if int64(s.alive) == waiting {
 			return
 		}
 		runtime.Gosched()
@@ -255,5 +275,49 @@ func TestLocalDelayIsNotBackendLatency(t *testing.T) {
 	}
 	if busy < 0.9 {
 		t.Errorf("backend served %.0f%% of its capacity; want >= 90%%", 100*busy)
+	}
+}
+
+// TestSeveralGatewaysSimulated: three gateways, no coordination, one
+// lockstep backend (10 workers x 20 ms), a 10x surge, ten seeds. What the
+// admission issue asks of several gateways that holds here is asserted:
+// the top class fully served, the backend kept busy, its queue bounded.
+// What does not hold yet is logged, against one gateway taking the same
+// load: check-ins (high) lose about 2% at three gateways where one
+// gateway serves 99.9%, and a sixth of the lower classes' admissions
+// happen while a check-in was lost at another gateway in the last 100 ms
+// (the limits settle unequal and fluctuate; see the admission issue's
+// notes). Before marginalClass: 97.45% and 20.4%.
+func TestSeveralGatewaysSimulated(t *testing.T) {
+	defer func() { simSeed = 1 }()
+	const workers, seeds = 10, 10
+	c := float64(workers) / 0.02
+	for _, n := range []int{1, 3} {
+		var high, inverted, busy float64
+		lowest := 1.0
+		for seed := uint64(1); seed <= seeds; seed++ {
+			simSeed = seed
+			s := newPrioSimN(t, n, 20, newSimBackend(workers, 20*time.Millisecond))
+			mix := []float64{1, 4, 75, 20} // at 10x C: critical 10%, high 40% of C
+			s.run(2*time.Second, c/2, mix...)
+			s.reset()
+			s.run(10*time.Second, 10*c, mix...)
+			high += s.success(1) / seeds
+			inverted += float64(s.barged) / float64(s.ok[2]+s.ok[3]+1) / seeds
+			if s.success(0) < 0.999 {
+				t.Errorf("%d gateways, seed %d: critical success %.4f; want >= 0.999", n, seed, s.success(0))
+			}
+			b := float64(s.served) / (10 * c)
+			busy += b / seeds
+			lowest = min(lowest, b)
+			if s.maxQueue > 3*workers {
+				t.Errorf("%d gateways, seed %d: backend queue reached %d; want <= 3x its %d workers", n, seed, s.maxQueue, workers)
+			}
+		}
+		t.Logf("%d gateway(s), mean of %d seeds: high success %.4f (target 0.99); %.1f%% of lower-class admissions while a higher class lost (target 0); backend busy %.1f%% (lowest %.1f%%)",
+			n, seeds, high, 100*inverted, 100*busy, 100*lowest)
+		if busy < 0.9 {
+			t.Errorf("%d gateways: backend served %.1f%% of its capacity on average; want >= 90%%", n, 100*busy)
+		}
 	}
 }

@@ -219,7 +219,7 @@ func (l *Limiter) budget(cs *classSet, c int, deadline, now time.Time) (time.Dur
 	if l.wouldOutwait(cs, c, budget) {
 		return 0, 0, ReasonQueueFull
 	}
-	if k.standing(ns) && c > 0 && c >= int(l.level.Load()>>subBits) { // see Config.OverloadWait
+	if k.standing(ns) && c > 0 && c >= cs.marginalClass(l.level.Load()) { // see Config.OverloadWait
 		budget = min(budget, l.overloadWait)
 	}
 	if !deadline.IsZero() {

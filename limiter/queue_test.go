@@ -501,3 +501,22 @@ func TestStandingOutlastsAnEmptyMoment(t *testing.T) {
 	tok.Release(0, OutcomeIgnore)
 	h.expect("later", ReasonNone).Release(0, OutcomeIgnore)
 }
+
+// The class a level cuts through is the class of the first user level it
+// excludes: the top sub-level of a class admits all of it. A level that
+// excludes nobody makes the lowest class the marginal one.
+func TestMarginalClass(t *testing.T) {
+	cs := &classSet{list: make([]*class, 4)}
+	top := int64(subLevels - 1) // all of class 0
+	for _, tc := range []struct {
+		level int64
+		want  int
+	}{
+		{0, 0}, {top - 1, 0}, {top, 1}, {top + 1, 1}, {2*subLevels - 2, 1}, {2*subLevels - 1, 2}, {2 * subLevels, 2},
+		{4*subLevels - 2, 3}, {4*subLevels - 1, 3},
+	} {
+		if got := cs.marginalClass(tc.level); got != tc.want {
+			t.Errorf("marginalClass(%d) = %d; want %d", tc.level, got, tc.want)
+		}
+	}
+}
