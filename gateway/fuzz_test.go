@@ -105,3 +105,41 @@ func FuzzStripHops(f *testing.F) {
 		}
 	})
 }
+
+// scanHeaders finds what looking each header up finds: forwarding headers
+// and credentials in any case, and errs only towards the careful path.
+func TestScanHeadersAgreesWithLookups(t *testing.T) {
+	for _, tc := range []struct {
+		headers            string
+		forwarding, credit bool
+	}{
+		{"Accept: */*\r\n", false, false},
+		{"x-forwarded-for: 1.2.3.4\r\n", true, false},
+		{"X-FORWARDED-HOST: evil\r\n", true, false},
+		{"Forwarded: for=1.2.3.4\r\n", true, false},
+		{"X-Request-Id: abc\r\n", true, false},
+		{"authorization: Bearer x\r\n", false, true},
+		{"COOKIE: a=b\r\n", false, true},
+		{"Trailer: X-Other\r\nTransfer-Encoding: chunked\r\n", true, false}, // conservative
+		{"X-Forward: no\r\nCookies-Policy: x\r\n", false, true}, // a false positive, safe
+	} {
+		var req fasthttp.Request
+		raw := "POST / HTTP/1.1\r\nHost: x\r\n" + tc.headers + "\r\n"
+		if strings.Contains(tc.headers, "chunked") {
+			raw += "0\r\nX-Other: 1\r\n\r\n"
+		}
+		if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+			t.Fatalf("%q: %v", tc.headers, err)
+		}
+		f := scanHeaders(&req.Header)
+		if f&flagRawKnown == 0 {
+			t.Fatalf("%q: raw lines not seen", tc.headers)
+		}
+		if got := f&flagForwarding != 0; got != tc.forwarding {
+			t.Errorf("%q: forwarding %v; want %v", tc.headers, got, tc.forwarding)
+		}
+		if got := hasCredentials(&req.Header, f); got != tc.credit {
+			t.Errorf("%q: credentials %v; want %v", tc.headers, got, tc.credit)
+		}
+	}
+}

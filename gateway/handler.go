@@ -81,8 +81,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer g.recoverPanic(ctx)
 
 	sc.trusted = st.trustedPeer(ctx)
+	flags := scanHeaders(&ctx.Request.Header)
 	if !sc.trusted {
-		dropForwarding(&ctx.Request.Header)
+		dropForwarding(&ctx.Request.Header, flags)
 	}
 	if refuseUnforwardable(ctx) {
 		g.finish(ctx, nil, sc, start)
@@ -101,7 +102,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	sc.key = sc.match.appendKey(sc.key[:0])
 	sc.ckey = rt.appendCacheKey(sc.ckey[:0], sc.key)
-	sc.private = !rt.public && hasCredentials(&ctx.Request.Header)
+	sc.private = !rt.public && hasCredentials(&ctx.Request.Header, flags)
 	if rt.shared() && !sc.private {
 		sc.variant = rt.appendVariant(sc.variant[:0], ctx)
 	}

@@ -125,23 +125,27 @@ func appendForwardedFor(dst, prior []byte, remote net.Addr) []byte {
 // removed before anything reads them.
 var forwardingHeaders = []string{headerForwardedFor, headerForwardedHost, headerForwardedProto, headerForwarded, headerRequestID}
 
-// dropForwarding removes the headers a client could forge to pass for
-// someone else, or to choose the id its request is logged under. Deleting
-// a header costs a normalized copy of its name, so the request's raw
-// header lines are scanned first and nothing is deleted when none starts
-// like one of them (the usual case, on the hit path).
-func dropForwarding(h *fasthttp.RequestHeader) {
-	if raw := h.RawHeaders(); len(raw) > 0 && !mayForward(raw) {
-		return
-	}
-	for _, name := range forwardingHeaders {
-		h.Del(name)
-	}
-}
+// headerFlags is what one pass over a request's raw header lines finds.
+type headerFlags uint8
 
-// mayForward reports whether a header line in raw starts, in any case,
-// with X-Forwarded-, Forwarded or X-Request-Id.
-func mayForward(raw []byte) bool {
+const (
+	flagForwarding  headerFlags = 1 << iota // X-Forwarded-*, Forwarded or X-Request-Id
+	flagCredentials                         // Authorization or Cookie
+	flagRawKnown                            // the raw lines were there to scan
+)
+
+// scanHeaders reads the request's raw header lines once and reports which
+// of the header families the request path cares about start a line, in
+// any case. Peeking each name instead costs a normalized copy of the name
+// per lookup, on every request, hits included. A false positive only sends
+// the request down the careful path; without raw lines (a request built in
+// memory) the flags are unknown and callers look the headers up.
+func scanHeaders(h *fasthttp.RequestHeader) headerFlags {
+	raw := h.RawHeaders()
+	if len(raw) == 0 {
+		return 0
+	}
+	f := flagRawKnown
 	for len(raw) > 0 {
 		line := raw
 		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -149,16 +153,52 @@ func mayForward(raw []byte) bool {
 		} else {
 			raw = nil
 		}
-		for _, p := range forwardingPrefixes {
-			if len(line) >= len(p) && bytes.EqualFold(line[:len(p)], p) {
-				return true
+		if len(line) == 0 {
+			continue
+		}
+		switch line[0] | 0x20 { // lower case for letters
+		case 'x':
+			if hasPrefixFold(line, "x-forwarded-") || hasPrefixFold(line, "x-request-id") {
+				f |= flagForwarding
+			}
+		case 'f':
+			if hasPrefixFold(line, "forwarded") {
+				f |= flagForwarding
+			}
+		case 'a':
+			if hasPrefixFold(line, "authorization") {
+				f |= flagCredentials
+			}
+		case 'c':
+			if hasPrefixFold(line, "cookie") {
+				f |= flagCredentials
+			}
+		case 't':
+			// Trailer fields arrive after the raw lines; fasthttp refuses
+			// Authorization and Cookie there, not X-Forwarded-For.
+			if hasPrefixFold(line, "trailer") {
+				f |= flagForwarding
 			}
 		}
 	}
-	return false
+	return f
 }
 
-var forwardingPrefixes = [][]byte{[]byte("X-Forwarded-"), []byte("Forwarded"), []byte("X-Request-Id")}
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix))
+}
+
+// dropForwarding removes the headers a client could forge to pass for
+// someone else, or to choose the id its request is logged under, unless
+// the scan found none of them.
+func dropForwarding(h *fasthttp.RequestHeader, f headerFlags) {
+	if f&flagRawKnown != 0 && f&flagForwarding == 0 {
+		return
+	}
+	for _, name := range forwardingHeaders {
+		h.Del(name)
+	}
+}
 
 // trustedPeer reports whether the request's peer is a trusted proxy.
 func (st *state) trustedPeer(ctx *fasthttp.RequestCtx) bool {

@@ -39,9 +39,12 @@ var (
 )
 
 // hasCredentials reports whether a request carries credentials that may
-// make its answer personal. It allocates nothing for a request without
-// cookies.
-func hasCredentials(h *fasthttp.RequestHeader) bool {
+// make its answer personal, from the scan when it knows, else by lookup.
+// It allocates nothing for a request without cookies.
+func hasCredentials(h *fasthttp.RequestHeader, f headerFlags) bool {
+	if f&flagRawKnown != 0 {
+		return f&flagCredentials != 0
+	}
 	return len(h.PeekBytes(headerAuthorization)) > 0 || len(h.PeekBytes(headerCookie)) > 0
 }
 
