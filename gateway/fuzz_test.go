@@ -121,7 +121,7 @@ func TestScanHeadersAgreesWithLookups(t *testing.T) {
 		{"authorization: Bearer x\r\n", false, true},
 		{"COOKIE: a=b\r\n", false, true},
 		{"Trailer: X-Other\r\nTransfer-Encoding: chunked\r\n", true, false}, // conservative
-		{"X-Forward: no\r\nCookies-Policy: x\r\n", false, true}, // a false positive, safe
+		{"X-Forward: no\r\nCookies-Policy: x\r\n", false, true},             // a false positive, safe
 	} {
 		var req fasthttp.Request
 		raw := "POST / HTTP/1.1\r\nHost: x\r\n" + tc.headers + "\r\n"
