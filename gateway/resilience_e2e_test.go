@@ -202,12 +202,18 @@ func TestBothTargetsDown(t *testing.T) {
 	is1 := startIssuer(t, "-workers", "8", "-service-time", "1ms", "-key-seed", "02")
 	is2 := startIssuer(t, "-workers", "8", "-service-time", "1ms", "-key-seed", "02")
 	gw := startGateway(t, twoTargetConfig(is1.addr(), is2.addr(), "{ttl: 300ms, stale_for: 1h}"))
-	ids := makeIDs(400, 57)
+	ids := makeIDs(400+100, 57)
 	for _, id := range ids[:20] {
 		if s, _, _ := do(t, "GET", gw.url("/v1/codes/"+id), ""); s != 200 {
 			t.Fatalf("warm-up: %d", s)
 		}
 	}
+	// The reference: the same process, the same load, targets up.
+	cpuUpBefore := gw.CPUTime(t)
+	steadyLoad(t, 100, 3*time.Second, func(i int) (string, string, string) {
+		return "GET", gw.url("/v1/codes/" + ids[20+i%200]), ""
+	})
+	cpuUp := gw.CPUTime(t) - cpuUpBefore
 	time.Sleep(400 * time.Millisecond) // only stale copies left
 	is1.setFaults(t, `{"outage":true}`)
 	is2.setFaults(t, `{"outage":true}`)
@@ -215,7 +221,7 @@ func TestBothTargetsDown(t *testing.T) {
 
 	cpuBefore := gw.CPUTime(t)
 	res := steadyLoad(t, 100, 3*time.Second, func(i int) (string, string, string) {
-		return "GET", gw.url("/v1/codes/" + ids[20+i%300]), "" // never cached
+		return "GET", gw.url("/v1/codes/" + ids[220+i%280]), "" // never cached
 	})
 	cpu := gw.CPUTime(t) - cpuBefore
 	var slowest time.Duration
@@ -231,11 +237,14 @@ func TestBothTargetsDown(t *testing.T) {
 			t.Fatalf("cached code with both targets down: %d X-Cache %q; want 200 STALE", s, hdr.Get("X-Cache"))
 		}
 	}
-	t.Logf("both down: 300 uncached requests, slowest 503 %v, gateway CPU %v over 3s", slowest, cpu)
+	t.Logf("both down: 300 uncached requests, slowest 503 %v, gateway CPU %v over 3s (%v with the targets up)", slowest, cpu, cpuUp)
 	// The timeout is 500 ms: failing fast is far below it.
 	timing(t, "both_down_uncached_503_slowest", slowest, 10*time.Millisecond, 250*time.Millisecond)
-	if cpu > 300*time.Millisecond {
-		t.Errorf("gateway used %v of CPU in 3s with both targets down; want it low (no reconnect storm)", cpu)
+	// A reconnect storm would cost many times the CPU of serving the same
+	// load from live targets; a fixed bound (300 ms) flaked at 320 ms on a
+	// busy machine, where the run with targets up costs 250-280 ms.
+	if cpu > 2*cpuUp+50*time.Millisecond {
+		t.Errorf("gateway used %v of CPU in 3s with both targets down, %v with them up; want at most 2x (no reconnect storm)", cpu, cpuUp)
 	}
 
 	is1.setFaults(t, `{"outage":false}`)
