@@ -111,9 +111,12 @@ type CacheStatus struct {
 	// private (Set-Cookie, Cache-Control private, Vary) or for another
 	// variant (Host, query), who fetched their own.
 	PrivateRefetches uint64 `json:"private_refetches"`
-	Entries          uint64 `json:"entries"`
-	Bytes            uint64 `json:"bytes"`
-	MaxBytes         uint64 `json:"max_bytes"`
+	// NotStored counts 200 answers of cached routes that were not stored,
+	// by reason: cache_control, set_cookie, vary, no_lifetime.
+	NotStored map[string]uint64 `json:"not_stored"`
+	Entries   uint64            `json:"entries"`
+	Bytes     uint64            `json:"bytes"`
+	MaxBytes  uint64            `json:"max_bytes"`
 }
 
 // LimiterStatus is the admission part of /status.
@@ -245,11 +248,15 @@ func (g *Gateway) writeStatus(ctx *fasthttp.RequestCtx) {
 func (g *Gateway) cacheStatus() CacheStatus {
 	var cs cache.Stats
 	g.cache.UpdateStats(&cs)
-	return CacheStatus{
+	st := CacheStatus{
 		Hits: cs.Hits, Misses: cs.Misses, StaleServed: cs.StaleServed, Coalesced: g.coalesced.Load(),
-		PrivateRefetches: g.privateRefetches.Load(),
-		Entries:          cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
+		PrivateRefetches: g.privateRefetches.Load(), NotStored: map[string]uint64{},
+		Entries: cs.Entries, Bytes: cs.Bytes, MaxBytes: cs.MaxBytes,
 	}
+	for why := unsharedNone + 1; why < unsharedReasons; why++ {
+		st.NotStored[unsharedNames[why]] = g.notStored[why].Load()
+	}
+	return st
 }
 
 func (g *Gateway) limiterStatus() LimiterStatus {

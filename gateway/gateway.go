@@ -64,6 +64,7 @@ type Gateway struct {
 	// privateRefetches counts waiters of a flight whose answer was
 	// private or for another variant, who then fetched their own.
 	privateRefetches atomic.Uint64
+	notStored        notStored
 	outcomes         outcomes
 	local            localDelay
 	draining         atomic.Bool

@@ -222,11 +222,16 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		stripHops(&resp.Header, &names)
 		now := g.cache.Now()
 		cc := joinHeader(nil, &resp.Header, headerCacheControl)
-		private := privateAnswer(&resp.Header, cc)
+		why := privateAnswer(&resp.Header, cc)
+		private := why != unsharedNone
 		e := entryFromResponse(resp, now, private)
 		e.Variant = variant
-		if rt.policy != nil && e.Status == fasthttp.StatusOK && !private {
-			g.store(rt, ckey, gen, e, cc, resp.Header.Peek("Expires"), now)
+		if rt.policy != nil && e.Status == fasthttp.StatusOK {
+			if private {
+				g.notStored[why].Add(1)
+			} else {
+				g.store(rt, ckey, gen, e, cc, resp.Header.Peek("Expires"), now)
+			}
 		}
 		return answer{entry: e, private: private}, nil
 	}
@@ -237,7 +242,11 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 // intervened.
 func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, cc, expires []byte, now time.Time) {
 	fresh, stale, ok := rt.policy.Lifetime(now, cc, expires)
-	if !ok || g.gens.load(ckey) != gen {
+	if !ok {
+		g.notStored[unsharedNoLifetime].Add(1)
+		return
+	}
+	if g.gens.load(ckey) != gen {
 		return
 	}
 	e.FreshUntil, e.StaleUntil = fresh.UnixNano(), stale.UnixNano()

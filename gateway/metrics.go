@@ -160,6 +160,9 @@ func (g *Gateway) writeCacheMetrics(w io.Writer) {
 	metrics.WriteCounterUint64(w, "gateway_cache_persist_failures_total", uint64(s.PersistFailures))
 	metrics.WriteCounterUint64(w, "gateway_coalesced_waiters_total", g.coalesced.Load())
 	metrics.WriteCounterUint64(w, "gateway_coalesce_private_refetches_total", g.privateRefetches.Load())
+	for why := unsharedNone + 1; why < unsharedReasons; why++ {
+		metrics.WriteCounterUint64(w, `gateway_cache_not_stored_total{reason="`+unsharedNames[why]+`"}`, g.notStored[why].Load())
+	}
 	metrics.WriteGaugeUint64(w, "gateway_flights_in_progress", uint64(g.flights.InFlight()))
 }
 

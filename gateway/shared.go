@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
 
@@ -93,17 +94,39 @@ func joinHeader(dst []byte, h *fasthttp.ResponseHeader, name []byte) []byte {
 	return dst
 }
 
-// privateAnswer reports whether an upstream answer must go to its own
-// requester only: Cache-Control private or no-store on any line (cc is
-// every line joined), a Set-Cookie, or a Vary.
-func privateAnswer(h *fasthttp.ResponseHeader, cc []byte) bool {
+// Why an answer on a cached route was not stored (see notStored).
+const (
+	unsharedNone         = iota
+	unsharedCacheControl // Cache-Control private or no-store, on any line
+	unsharedSetCookie
+	unsharedVary
+	unsharedNoLifetime // no-cache, or no positive max-age/s-maxage/Expires
+	unsharedReasons
+)
+
+// unsharedNames label gateway_cache_not_stored_total.
+var unsharedNames = [unsharedReasons]string{"", "cache_control", "set_cookie", "vary", "no_lifetime"}
+
+// notStored counts answers of cached routes (200s) that were not stored,
+// by reason: an operator whose backend sends Vary or Set-Cookie on every
+// answer sees why the hit ratio is zero.
+type notStored [unsharedReasons]atomic.Uint64
+
+// privateAnswer returns why an upstream answer must go to its own
+// requester only, or unsharedNone: Cache-Control private or no-store on
+// any line (cc is every line joined), a Set-Cookie, or a Vary.
+func privateAnswer(h *fasthttp.ResponseHeader, cc []byte) int {
 	if !cache.Shareable(cc) {
-		return true
+		return unsharedCacheControl
 	}
+	why := unsharedNone
 	for k := range h.All() {
-		if bytes.EqualFold(k, headerSetCookie) || bytes.EqualFold(k, headerVary) {
-			return true
+		switch {
+		case bytes.EqualFold(k, headerSetCookie):
+			return unsharedSetCookie
+		case bytes.EqualFold(k, headerVary):
+			why = unsharedVary
 		}
 	}
-	return false
+	return why
 }

@@ -239,6 +239,23 @@ func TestCacheHonoursWhatASharedCacheMust(t *testing.T) {
 		t.Errorf("query: drop: X-Cache %q, origin saw %q; want HIT of /dropq/k", xcache(e), e.URI)
 	}
 
+	// Every answer not stored is counted by reason: an operator whose
+	// backend sends Vary on everything sees why nothing is a hit.
+	var st struct {
+		Cache struct {
+			NotStored map[string]uint64 `json:"not_stored"`
+		} `json:"cache"`
+	}
+	getJSON(t, gw.admin("/status"), &st)
+	for _, why := range []string{"cache_control", "set_cookie", "vary"} {
+		if st.Cache.NotStored[why] == 0 {
+			t.Errorf("/status cache.not_stored[%s] = 0 after such answers; have %v", why, st.Cache.NotStored)
+		}
+	}
+	if m := getText(t, gw.admin("/metrics")); !strings.Contains(m, `gateway_cache_not_stored_total{reason="vary"}`) {
+		t.Errorf("/metrics has no gateway_cache_not_stored_total{reason=\"vary\"}")
+	}
+
 	// Composite keys do not collide: K1:K2 + K3 is not K1 + K2:K3.
 	echoGet(t, gw.url("/pair/K1:K2/with/K3"), "first", setEcho, maxAge60)
 	if e := echoGet(t, gw.url("/pair/K1/with/K2:K3"), "second", setEcho, maxAge60); e.Who != "second" {
