@@ -119,6 +119,21 @@ func (c *Cache) Get(dst, key, variant []byte, e *Entry) ([]byte, Lookup) {
 	}
 }
 
+// Unhit turns a Get that found l (Fresh or Stale) into a miss in the
+// counters: the caller found the entry is for another variant of the
+// request (its Vary fields differ).
+func (c *Cache) Unhit(l Lookup) {
+	switch l {
+	case Fresh:
+		c.hits.Add(^uint64(0))
+	case Stale:
+		c.stale.Add(^uint64(0))
+	default:
+		return
+	}
+	c.misses.Add(1)
+}
+
 // CountStaleServed records that a stale entry was served in place of an
 // upstream answer.
 func (c *Cache) CountStaleServed() { c.staleServed.Add(1) }

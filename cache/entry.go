@@ -20,16 +20,22 @@ type Entry struct {
 	// puts the request's Host and query there): Get serves an entry only
 	// to a lookup of the same variant.
 	Variant []byte
+	// Vary holds the request header fields the answer's Vary named, with
+	// the values the request that produced it had, encoded by the caller:
+	// Get does not read it; the caller compares it with the request it
+	// serves (see the gateway's varyMatches) and counts a mismatch with
+	// Cache.Unhit.
+	Vary []byte
 
 	headers []byte // encoded header pairs, see AppendHeader
 }
 
 // entryVersion tags the encoding so a persisted file from another layout is
 // never misread.
-const entryVersion = 2
+const entryVersion = 3
 
-// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) variantLen(4) headersLen(4)
-const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4 + 4
+// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) variantLen(4) varyLen(4) headersLen(4)
+const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4 + 4 + 4
 
 var errCorrupt = errors.New("cache: corrupt entry")
 
@@ -43,8 +49,8 @@ func (e *Entry) AppendHeader(k, v []byte) {
 
 // Reset clears e for reuse, keeping its header buffer.
 func (e *Entry) Reset() {
-	h, v := e.headers[:0], e.Variant[:0]
-	*e = Entry{headers: h, Variant: v}
+	h, v, y := e.headers[:0], e.Variant[:0], e.Vary[:0]
+	*e = Entry{headers: h, Variant: v, Vary: y}
 }
 
 // Header returns the header pair at position pos and the position of the
@@ -96,8 +102,10 @@ func (e *Entry) marshal(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.FreshUntil))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StaleUntil))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Variant)))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Vary)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.headers)))
 	dst = append(dst, e.Variant...)
+	dst = append(dst, e.Vary...)
 	dst = append(dst, e.headers...)
 	return append(dst, e.Body...)
 }
@@ -112,12 +120,14 @@ func (e *Entry) unmarshal(src []byte) error {
 	e.FreshUntil = int64(binary.BigEndian.Uint64(src[11:]))
 	e.StaleUntil = int64(binary.BigEndian.Uint64(src[19:]))
 	nv := uint64(binary.BigEndian.Uint32(src[27:]))
-	nh := uint64(binary.BigEndian.Uint32(src[31:]))
+	ny := uint64(binary.BigEndian.Uint32(src[31:]))
+	nh := uint64(binary.BigEndian.Uint32(src[35:]))
 	rest := src[entryFixedLen:]
-	if nv+nh > uint64(len(rest)) {
+	if nv+ny+nh > uint64(len(rest)) {
 		return errCorrupt
 	}
 	e.Variant, rest = rest[:nv], rest[nv:]
+	e.Vary, rest = rest[:ny], rest[ny:]
 	e.headers, e.Body = rest[:nh], rest[nh:]
 	for pos := 0; pos < len(e.headers); {
 		var ok bool
@@ -129,4 +139,6 @@ func (e *Entry) unmarshal(src []byte) error {
 }
 
 // size is the encoded length of e.
-func (e *Entry) size() int { return entryFixedLen + len(e.Variant) + len(e.headers) + len(e.Body) }
+func (e *Entry) size() int {
+	return entryFixedLen + len(e.Variant) + len(e.Vary) + len(e.headers) + len(e.Body)
+}

@@ -143,3 +143,37 @@ func TestScanHeadersAgreesWithLookups(t *testing.T) {
 		}
 	}
 }
+
+func TestVaryEncoding(t *testing.T) {
+	req := func(headers string) *fasthttp.RequestHeader {
+		var r fasthttp.Request
+		if err := r.Read(bufio.NewReader(strings.NewReader("GET / HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n"))); err != nil {
+			t.Fatal(err)
+		}
+		return &r.Header
+	}
+	zh := req("Accept-Language: zh\r\nAccept-Encoding: gzip\r\n")
+	enc, ok := appendVary(nil, []byte("Accept-Language, accept-encoding"), zh)
+	if !ok {
+		t.Fatal("two named fields: not shareable")
+	}
+	if !varyMatches(enc, req("accept-encoding: gzip\r\nACCEPT-LANGUAGE: zh\r\n")) {
+		t.Error("same values in another case and order: no match")
+	}
+	for _, h := range []string{"Accept-Language: en\r\nAccept-Encoding: gzip\r\n", "Accept-Encoding: gzip\r\n", ""} {
+		if varyMatches(enc, req(h)) {
+			t.Errorf("%q matches an entry for zh+gzip", h)
+		}
+	}
+	if _, ok := appendVary(nil, []byte("Accept, *"), zh); ok {
+		t.Error(`Vary "*": shareable`)
+	}
+	if _, ok := appendVary(nil, []byte("a,b,c,d,e,f,g,h,i"), zh); ok {
+		t.Errorf("%d fields: shareable; want at most %d", 9, maxVaryFields)
+	}
+	if !raceEnabled {
+		if n := testing.AllocsPerRun(100, func() { varyMatches(enc, zh) }); n != 0 {
+			t.Errorf("varyMatches allocates %v times", n)
+		}
+	}
+}

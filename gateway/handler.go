@@ -109,6 +109,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	if rt.policy != nil && !sc.private {
 		sc.cbuf, sc.lookup = g.cache.Get(sc.cbuf, sc.ckey, sc.variant, &sc.entry)
+		if sc.lookup != cache.Miss && len(sc.entry.Vary) > 0 && !varyMatches(sc.entry.Vary, &ctx.Request.Header) {
+			g.cache.Unhit(sc.lookup) // stored for other values of its Vary fields
+			sc.lookup = cache.Miss
+		}
 		if sc.lookup == cache.Fresh {
 			writeEntry(ctx, &sc.entry, "HIT", g.cache.Now(), sc)
 			g.finish(ctx, rt, sc, start)
@@ -163,8 +167,9 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 // Flights are keyed by the cache key alone, so that an invalidation's
 // Forget reaches every variant's flight; a flight's answer that turns out
 // private (see privateAnswer), or is for another variant (Host, query),
-// goes to the request that started the flight only, and each such waiter
-// then fetches its own. The answer is written with X-Cache: MISS.
+// or for other values of the fields its Vary names, goes to the request
+// that started the flight only, and each such waiter then fetches its
+// own. The answer is written with X-Cache: MISS.
 func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
 	var a answer
 	var err error
@@ -174,7 +179,8 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 			return g.prepareFetch(ctx, rt, sc, user, deadline)
 		})
 		switch {
-		case shared && err == nil && (a.private || !bytes.Equal(a.entry.Variant, sc.variant)):
+		case shared && err == nil && (a.private || !bytes.Equal(a.entry.Variant, sc.variant) ||
+			len(a.entry.Vary) > 0 && !varyMatches(a.entry.Vary, &ctx.Request.Header)):
 			g.privateRefetches.Add(1)
 			a, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
 		case shared:
@@ -223,9 +229,16 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		now := g.cache.Now()
 		cc := joinHeader(nil, &resp.Header, headerCacheControl)
 		why := privateAnswer(&resp.Header, cc)
+		var vary []byte
+		if v := joinHeader(nil, &resp.Header, headerVary); why == unsharedNone && len(v) > 0 {
+			var ok bool
+			if vary, ok = appendVary(nil, v, &req.Header); !ok {
+				why = unsharedVary
+			}
+		}
 		private := why != unsharedNone
 		e := entryFromResponse(resp, now, private)
-		e.Variant = variant
+		e.Variant, e.Vary = variant, vary
 		if rt.policy != nil && e.Status == fasthttp.StatusOK {
 			if private {
 				g.notStored[why].Add(1)

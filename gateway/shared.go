@@ -17,9 +17,10 @@ import (
 //     nor coalesced, and its answer is neither stored nor shared.
 //   - An answer is shared with other requests (coalesced waiters, the
 //     cache) only when it is shareable: no private or no-store on any
-//     Cache-Control line, no Set-Cookie, no Vary. Vary would need a
-//     secondary key per listed header; the gateway refuses to store or
-//     share instead, which is always safe.
+//     Cache-Control line, no Set-Cookie. An answer with Vary is shared
+//     only with requests that have the same values of the fields it
+//     names (the entry keeps them: appendVary, varyMatches); Vary "*" or
+//     more than maxVaryFields names is never shared.
 //   - Host (and a trusted proxy's X-Forwarded-Host) and the query string
 //     are part of an entry's identity, its variant, unless the route says
 //     host: ignore or query: drop (the query is then removed before
@@ -114,19 +115,80 @@ type notStored [unsharedReasons]atomic.Uint64
 
 // privateAnswer returns why an upstream answer must go to its own
 // requester only, or unsharedNone: Cache-Control private or no-store on
-// any line (cc is every line joined), a Set-Cookie, or a Vary.
+// any line (cc is every line joined), or a Set-Cookie. (Vary is handled by
+// appendVary.)
 func privateAnswer(h *fasthttp.ResponseHeader, cc []byte) int {
 	if !cache.Shareable(cc) {
 		return unsharedCacheControl
 	}
-	why := unsharedNone
 	for k := range h.All() {
-		switch {
-		case bytes.EqualFold(k, headerSetCookie):
+		if bytes.EqualFold(k, headerSetCookie) {
 			return unsharedSetCookie
-		case bytes.EqualFold(k, headerVary):
-			why = unsharedVary
 		}
 	}
-	return why
+	return unsharedNone
+}
+
+// maxVaryFields bounds the request fields one answer may vary on.
+const maxVaryFields = 8
+
+// appendVary encodes what an answer with these Vary field names (every
+// line joined) depends on in req: each name, lower-cased, and req's value
+// of it (its first line), length-prefixed. ok is false when the answer
+// cannot be shared: Vary "*" or more than maxVaryFields names. An entry
+// keeps this encoding; varyMatches compares it with a later request.
+func appendVary(dst, vary []byte, req *fasthttp.RequestHeader) (_ []byte, ok bool) {
+	n := 0
+	for len(vary) > 0 {
+		var name []byte
+		if i := bytes.IndexByte(vary, ','); i >= 0 {
+			name, vary = vary[:i], vary[i+1:]
+		} else {
+			name, vary = vary, nil
+		}
+		name = bytes.TrimSpace(name)
+		if len(name) == 0 {
+			continue
+		}
+		if bytes.Equal(name, []byte("*")) || n == maxVaryFields {
+			return dst, false
+		}
+		n++
+		dst = binary.AppendUvarint(dst, uint64(len(name)))
+		for _, c := range name {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+		dst = appendPart(dst, req.PeekBytes(name))
+	}
+	return dst, true
+}
+
+// varyMatches reports whether req has, for every field an entry's Vary
+// encoding names, the value the request that produced the entry had. It
+// allocates nothing.
+func varyMatches(enc []byte, req *fasthttp.RequestHeader) bool {
+	for len(enc) > 0 {
+		name, rest, ok := readPart(enc)
+		if !ok {
+			return false
+		}
+		value, rest, ok := readPart(rest)
+		if !ok || !bytes.Equal(req.PeekBytes(name), value) {
+			return false
+		}
+		enc = rest
+	}
+	return true
+}
+
+// readPart reads one length-prefixed part (see appendPart).
+func readPart(b []byte) (part, rest []byte, ok bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, nil, false
+	}
+	return b[w : w+int(n)], b[w+int(n):], true
 }

@@ -119,7 +119,8 @@ func TestCoalescingNeverSharesAPrivateAnswer(t *testing.T) {
 		{"private", []string{"Cache-Control: private, max-age=60", "Set-Cookie: sid={who}"}, false},
 		{"set-cookie", []string{maxAge60, "Set-Cookie: sid={who}"}, false},
 		{"no-store on a second line", []string{maxAge60, "Cache-Control: no-store"}, false},
-		{"vary", []string{maxAge60, "Vary: Accept-Language"}, false},
+		{"vary on a field each client sends differently", []string{maxAge60, "Vary: Accept-Language"}, false},
+		{"vary star", []string{maxAge60, "Vary: *"}, false},
 		{"shareable", []string{"Cache-Control: no-cache"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +139,7 @@ func TestCoalescingNeverSharesAPrivateAnswer(t *testing.T) {
 					if i > 0 {
 						time.Sleep(100 * time.Millisecond) // join the first one's flight
 					}
-					got[i] = echoGet(t, url, fmt.Sprintf("client-%d", i), hdr...)
+					got[i] = echoGet(t, url, fmt.Sprintf("client-%d", i), append(hdr, "Accept-Language", fmt.Sprintf("lang-%d", i))...)
 				}()
 			}
 			wg.Wait()
@@ -186,10 +187,22 @@ func TestCacheHonoursWhatASharedCacheMust(t *testing.T) {
 	}
 	_ = a
 
-	// Vary: never stored.
+	// Vary: an entry answers only requests with the same values of the
+	// fields it names; Vary: * is never stored.
 	echoGet(t, gw.url("/cached/vary"), "a", setEcho, maxAge60, setEcho, "Vary: Accept-Language", "Accept-Language", "zh")
 	if b := echoGet(t, gw.url("/cached/vary"), "b", "Accept-Language", "en"); b.Who != "b" {
 		t.Errorf("Vary: Accept-Language: the en request got the zh request's answer")
+	}
+	echoGet(t, gw.url("/cached/vary2"), "zh", setEcho, maxAge60, setEcho, "Vary: Accept-Language", "Accept-Language", "zh")
+	if e := echoGet(t, gw.url("/cached/vary2"), "zh-again", "Accept-Language", "zh"); xcache(e) != "HIT" || e.Who != "zh" {
+		t.Errorf("Vary: Accept-Language, same zh: X-Cache %q, who %s; want a HIT of the first zh answer", xcache(e), e.Who)
+	}
+	if e := echoGet(t, gw.url("/cached/vary2"), "none"); e.Who != "none" {
+		t.Errorf("Vary: Accept-Language, a request without it got the zh answer")
+	}
+	echoGet(t, gw.url("/cached/star"), "a", setEcho, maxAge60, setEcho, "Vary: *")
+	if e := echoGet(t, gw.url("/cached/star"), "b"); e.Who != "b" {
+		t.Errorf("Vary: * was stored and served to another request")
 	}
 
 	// Set-Cookie reaches its own requester, and the answer is not stored.
