@@ -108,8 +108,9 @@ type CacheStatus struct {
 	StaleServed uint64 `json:"stale_served"`
 	Coalesced   uint64 `json:"coalesced"`
 	// PrivateRefetches counts flight waiters whose leader's answer was
-	// private (Set-Cookie, Cache-Control private, Vary) or for another
-	// variant (Host, query), who fetched their own.
+	// private (Set-Cookie, Cache-Control private) or for another
+	// variant (Host, query, the values of its Vary fields), who fetched
+	// their own.
 	PrivateRefetches uint64 `json:"private_refetches"`
 	// NotStored counts 200 answers of cached routes that were not stored,
 	// by reason: cache_control, set_cookie, vary, no_lifetime.
