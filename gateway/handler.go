@@ -63,8 +63,9 @@ func releaseScratch(sc *scratch) {
 //	route    match method + path, validate its parameters (400), extract
 //	         the key; a request with credentials on a non-public route
 //	         is private: no cache, no coalescing
-//	cache    a fresh entry of the same variant (Host, query) answers at
-//	         once (X-Cache: HIT); hits are never limited
+//	cache    a fresh entry of the same variant (Host, query, the values of
+//	         its Vary fields) answers at once (X-Cache: HIT); hits are
+//	         never limited
 //	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
 //	fetch    coalesced per route+key when the route says so, else alone:
 //	         admission in the class queue under the adaptive limit, then the
