@@ -20,15 +20,9 @@ type scratch struct {
 	match match
 	key   []byte // the route's key: "{id}" filled in, each parameter length-prefixed
 	ckey  []byte // cache key: route name, 0, key
-	fkey  []byte // flight key: ckey and variant
 	// variant is what the answer depends on beyond the key: Host and
 	// query string, as the route says (see route.appendVariant).
 	variant []byte
-	// private: the request carries credentials on a route not marked
-	// public; it neither uses nor feeds what other requests share.
-	private bool
-	// trusted: the peer is one of server.trusted_proxies.
-	trusted bool
 	cbuf    []byte      // holds the cached entry's bytes
 	entry   cache.Entry // decoded from cbuf
 	lookup  cache.Lookup
@@ -49,7 +43,6 @@ func releaseScratch(sc *scratch) {
 	sc.entry = cache.Entry{}
 	sc.lookup = cache.Miss
 	sc.rejected = false
-	sc.private, sc.trusted = false, false
 	sc.variant = sc.variant[:0]
 	sc.req.Reset()
 	scratchPool.Put(sc)
@@ -81,9 +74,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer releaseScratch(sc)
 	defer g.recoverPanic(ctx)
 
-	sc.trusted = st.trustedPeer(ctx)
 	flags := scanHeaders(&ctx.Request.Header)
-	if !sc.trusted {
+	if !st.trustedPeer(ctx) {
 		dropForwarding(&ctx.Request.Header, flags)
 	}
 	if refuseUnforwardable(ctx) {
@@ -103,12 +95,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 	sc.key = sc.match.appendKey(sc.key[:0])
 	sc.ckey = rt.appendCacheKey(sc.ckey[:0], sc.key)
-	sc.private = !rt.public && hasCredentials(&ctx.Request.Header, flags)
-	if rt.shared() && !sc.private {
+	// A request with credentials on a route not marked public neither
+	// uses nor feeds what other requests share.
+	private := !rt.public && hasCredentials(&ctx.Request.Header, flags)
+	if rt.shared() && !private {
 		sc.variant = rt.appendVariant(sc.variant[:0], ctx)
 	}
 
-	if rt.policy != nil && !sc.private {
+	if rt.policy != nil && !private {
 		sc.cbuf, sc.lookup = g.cache.Get(sc.cbuf, sc.ckey, sc.variant, &sc.entry)
 		if sc.lookup != cache.Miss && len(sc.entry.Vary) > 0 && !varyMatches(sc.entry.Vary, &ctx.Request.Header) {
 			g.cache.Unhit(sc.lookup) // stored for other values of its Vary fields
@@ -132,7 +126,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	deadline := start.Add(rt.attemptTimeout())
 	user := userHash(sc.key)
 	var err error
-	if rt.shared() && !sc.private {
+	if rt.shared() && !private {
 		err = g.fetchShared(ctx, rt, sc, user, deadline)
 	} else {
 		err = g.forward(ctx, rt, sc, user, deadline)
