@@ -57,6 +57,8 @@ type Gateway struct {
 	state   atomic.Pointer[state]
 	cache   *cache.Cache
 	limiter *limiter.Limiter
+	// demand ranks the misses of cached routes for the admission level.
+	demand  *limiter.Demand
 	flights flight.Group[answer]
 	gens    generations
 	// coalesced counts requests answered by joining another's flight.
@@ -197,6 +199,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.cache = c
+	g.demand = limiter.NewDemand(1 << 16) // 32 KiB; fades every 655,360 misses
 	lc := limiterConfig(&cfg.Limiter)
 	lc.LocalDelay = g.local.current
 	if g.limiter, err = limiter.New(lc); err != nil {

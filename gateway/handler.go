@@ -125,6 +125,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	deadline := start.Add(rt.attemptTimeout())
 	user := userHash(sc.key)
+	if rt.policy != nil && len(sc.key) > 0 {
+		user = g.demand.User(user) // a cached key: ranked by how often it is asked for
+	}
 	var err error
 	if rt.shared() && !private {
 		err = g.fetchShared(ctx, rt, sc, user, deadline)

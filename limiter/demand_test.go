@@ -1,0 +1,162 @@
+package limiter
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+func TestDemandCounts(t *testing.T) {
+	d := NewDemand(1 << 12)
+	for i := range 20 {
+		d.User(7)
+		if got, want := d.Estimate(7), min(i+1, 15); got != want {
+			t.Fatalf("after %d requests Estimate = %d, want %d (a counter saturates at 15)", i+1, got, want)
+		}
+	}
+	for k := uint64(100); k < 200; k++ {
+		if got := d.Estimate(k); got != 0 {
+			t.Errorf("key %d never asked for: Estimate = %d, want 0", k, got)
+		}
+	}
+}
+
+func TestDemandFades(t *testing.T) {
+	d := NewDemand(1024) // a sample of 10,240 increments
+	for range 12 {
+		d.User(1)
+	}
+	if got := d.Estimate(1); got != 12 {
+		t.Fatalf("Estimate = %d, want 12", got)
+	}
+	// Fill the rest of the sample with two other keys: the counters halve.
+	for k := range uint64(10240 - 12) {
+		d.User(1000 + k%2)
+	}
+	if got := d.Estimate(1); got != 6 {
+		t.Errorf("after a sample Estimate = %d, want 6 (halved)", got)
+	}
+}
+
+func TestDemandRanksUsers(t *testing.T) {
+	var nilDemand *Demand
+	if got := nilDemand.User(42); got != 42 {
+		t.Errorf("nil Demand: User = %d, want the key hash", got)
+	}
+	d := NewDemand(1 << 12)
+	const hot, cold = 0x1111_0000_0000_0000, 0x0fff_0000_0000_0000
+	for range 5 {
+		d.User(hot)
+	}
+	uHot, uCold := d.User(hot), d.User(cold)
+	if uHot >= uCold {
+		t.Errorf("asked 6 times: user %#x; once: %#x; want the hot key more important (lower)", uHot, uCold)
+	}
+	// Within a rank the key's hash orders users, the same way each time.
+	a, b := NewDemand(1<<12).User(1<<40), NewDemand(1<<12).User(1<<50)
+	if a >= b || a>>61 != b>>61 {
+		t.Errorf("first requests: users %#x and %#x; want one rank, ordered by hash", a, b)
+	}
+	// Ranks only rise with the count.
+	d = NewDemand(1 << 12)
+	prev := uint64(1<<64 - 1)
+	for i := range 15 {
+		u := d.User(99)
+		if u > prev {
+			t.Errorf("request %d: user %#x rose above %#x", i+1, u, prev)
+		}
+		prev = u
+	}
+	if prev>>61 != 0 {
+		t.Errorf("15 requests: rank bits %d, want the top rank (0)", prev>>61)
+	}
+}
+
+func TestDemandConcurrent(t *testing.T) {
+	d := NewDemand(1 << 16)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				d.User(uint64(1000 + g*2000 + i)) // other keys, once each
+				if i%500 == 0 {
+					d.User(7) // 4 times per goroutine
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Concurrent increments of one key are none of them lost (and the
+	// 8,000 others, spread over 65,536 counters, left its counters alone).
+	if got := d.Estimate(7); got != 15 {
+		t.Errorf("16 concurrent requests for one key: Estimate = %d, want 15 (saturated)", got)
+	}
+	d = NewDemand(1 << 16)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				d.User(7)
+				d.User(uint64(100 + g))
+			}
+		}()
+	}
+	wg.Wait()
+	if got := d.Estimate(7); got != 12 {
+		t.Errorf("12 concurrent requests for one key: Estimate = %d, want 12", got)
+	}
+}
+
+func TestDemandAllocatesNothing(t *testing.T) {
+	d := NewDemand(1 << 12)
+	var k uint64
+	if n := testing.AllocsPerRun(1000, func() { k++; d.User(k % 64) }); n != 0 {
+		t.Errorf("User allocates %.1f times per call, want 0", n)
+	}
+}
+
+// TestDemandCachesMoreOfTheHotKeys is why Demand exists: a backend that
+// can fetch a quarter of the misses, a cache that keeps what was fetched,
+// requests over a skewed population. Each window the most important
+// quarter of the misses (by user value, as the admission level would
+// admit them) is fetched. Ranked by demand, the fetches go to keys asked
+// for again, and many more later requests are cache hits than when users
+// are ranked by their hash alone (the same quarter of the keys each
+// time).
+func TestDemandCachesMoreOfTheHotKeys(t *testing.T) {
+	hits := func(d *Demand) int {
+		rng := rand.New(rand.NewPCG(1, 2))
+		zipf := rand.NewZipf(rng, 1.1, 200, 99_999)
+		cached := map[uint64]bool{}
+		var n int
+		for range 100 { // windows
+			var users []uint64
+			byUser := map[uint64]uint64{}
+			for range 1000 { // requests per window
+				k := zipf.Uint64()
+				if cached[k] {
+					n++
+					continue
+				}
+				h := k*0x9E3779B97F4A7C15 | 1 // a key hash
+				u := d.User(h)
+				users = append(users, u)
+				byUser[u] = k
+			}
+			slices.Sort(users)
+			for _, u := range users[:len(users)/4] {
+				cached[byUser[u]] = true
+			}
+		}
+		return n
+	}
+	byHash, byDemand := hits(nil), hits(NewDemand(1<<16))
+	t.Logf("cache hits of 100,000 requests: users by hash %d, by demand %d", byHash, byDemand)
+	if byDemand < byHash*3/2 {
+		t.Errorf("cache hits: by demand %d, by hash %d; want at least 1.5x", byDemand, byHash)
+	}
+}
