@@ -57,7 +57,10 @@ func TestControllerConverges(t *testing.T) {
 	f(200, 0.05, 18, 32, 2*time.Second, 0.95)
 	f(2, 0.2, 18, 32, 3*time.Second, 0.95)
 	f(200, 0.2, 18, 32, 2*time.Second, 0.95)
-	f(2, 0.5, 18, 32, 4*time.Second, 0.95)
+	// From far below on a very noisy backend: the p90 of a 10-sample
+	// window (MinSamples) reads above tolerance for noise more often than
+	// one of 20 did (measured 4.4 s; 2.7 s with 20 samples).
+	f(2, 0.5, 18, 32, 5*time.Second, 0.95)
 	f(200, 0.5, 18, 32, 2*time.Second, 0.95)
 	f(2, 0, 12, 32, 3*time.Second, 0.9) // lockstep workers: RTT jumps a whole service time
 	f(200, 0, 12, 32, 2*time.Second, 0.9)

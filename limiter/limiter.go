@@ -63,7 +63,11 @@ type Config struct {
 	// MinSamples is the fewest completions (latency samples of requests
 	// admitted in the window, or overloads) a window needs before it
 	// updates the limit; a window lasts until it has them. Fewer make the
-	// p90 too noisy to compare. Default 20.
+	// p90 noisier; more stretch the windows of a gateway holding a small
+	// share of a backend that several share, which then adjusts less
+	// often than the others and loses its share to them (TCP's RTT
+	// unfairness): measured with three gateways in front of one issuer,
+	// check-ins 93-96% served with 20, 98-99% with 8 or 10. Default 10.
 	MinSamples int
 	// Tolerance is how far the window's p90 RTT may exceed the baseline
 	// (the no-queue p90): above it the limit is cut, at or below it the
@@ -362,7 +366,7 @@ func (cfg Config) normalize() (Config, error) {
 	c.MinLimit = orInt(c.MinLimit, 2)
 	c.MaxLimit = orInt(c.MaxLimit, 1000)
 	c.SampleWindow = orDur(c.SampleWindow, 100*time.Millisecond)
-	c.MinSamples = orInt(c.MinSamples, 20)
+	c.MinSamples = orInt(c.MinSamples, 10)
 	c.BaselineWindow = orDur(c.BaselineWindow, 30*time.Second)
 	c.ProbeInterval = orDur(c.ProbeInterval, 10*time.Second)
 	c.LIFOAfter = orDur(c.LIFOAfter, 100*time.Millisecond)

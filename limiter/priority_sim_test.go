@@ -279,15 +279,12 @@ func TestLocalDelayIsNotBackendLatency(t *testing.T) {
 }
 
 // TestSeveralGatewaysSimulated: three gateways, no coordination, one
-// lockstep backend (10 workers x 20 ms), a 10x surge, ten seeds. What the
-// admission issue asks of several gateways that holds here is asserted:
-// the top class fully served, the backend kept busy, its queue bounded.
-// What does not hold yet is logged, against one gateway taking the same
-// load: check-ins (high) lose about 2% at three gateways where one
-// gateway serves 99.9%, and a sixth of the lower classes' admissions
-// happen while a check-in was lost at another gateway in the last 100 ms
-// (the limits settle unequal and fluctuate; see the admission issue's
-// notes). Before marginalClass: 97.45% and 20.4%.
+// lockstep backend (10 workers x 20 ms), a 10x surge, ten seeds. Asserted:
+// the top class fully served, check-ins (high) at least 98.5% (0.9929
+// measured; 0.9767 when windows needed 20 samples, see MinSamples), the
+// backend kept busy, its queue bounded. Logged: the share of lower-class
+// admissions made while a check-in was lost at another gateway in the
+// last 100 ms (9.1%; 16.6% with 20 samples): the limits still fluctuate.
 func TestSeveralGatewaysSimulated(t *testing.T) {
 	defer func() { simSeed = 1 }()
 	const workers, seeds = 10, 10
@@ -316,6 +313,11 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 		}
 		t.Logf("%d gateway(s), mean of %d seeds: high success %.4f (target 0.99); %.1f%% of lower-class admissions while a higher class lost (target 0); backend busy %.1f%% (lowest %.1f%%)",
 			n, seeds, high, 100*inverted, 100*busy, 100*lowest)
+		// Three gateways: 0.9929 with 10-sample windows, 0.9767 with 20
+		// (see MinSamples); one: 1.0000.
+		if high < 0.985 {
+			t.Errorf("%d gateways: high success %.4f over %d seeds; want >= 0.985", n, high, seeds)
+		}
 		if busy < 0.9 {
 			t.Errorf("%d gateways: backend served %.1f%% of its capacity on average; want >= 90%%", n, 100*busy)
 		}

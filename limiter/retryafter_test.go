@@ -60,14 +60,16 @@ func TestStatsMeanWait(t *testing.T) {
 	h.clk.Advance(30 * time.Millisecond)
 	tok.Release(0, OutcomeIgnore)
 	h.expect("a", ReasonNone).Release(0, OutcomeIgnore)
-	for range 20 { // end a window: 22 admitted, one waited 30ms
+	// End a window: it needs 100 ms and 10 samples, so the 14th release,
+	// 100 ms in, ends it: 16 admitted, one of them waited 30 ms.
+	for range 14 {
 		tok := h.hold(0)
 		h.clk.Advance(5 * time.Millisecond)
 		tok.Release(20*time.Millisecond, OutcomeOK)
 	}
 	var s Stats
 	h.l.Stats(&s)
-	want := 30 * time.Millisecond / 22
+	want := 30 * time.Millisecond / 16
 	if got := s.Classes[0].MeanWait; got < want-time.Microsecond || got > want+time.Microsecond {
 		t.Errorf("mean wait: got %v; want %v", got, want)
 	}
