@@ -44,6 +44,24 @@ type Config struct {
 	// Routes are matched in order; the first match wins. At least one is
 	// required.
 	Routes []Route `yaml:"routes"`
+
+	lines map[string]int // key path -> line, from the decoder
+}
+
+// RestartOnly lists the settings a running gateway cannot change: the
+// public server's read buffer and the cache's memory and file are set up
+// at start. A reload that changes one is refused (see ErrorAt).
+var RestartOnly = []string{"server.max_header_bytes", "cache.max_bytes", "cache.persist_path"}
+
+// ErrorAt returns an error naming c's file, the line of key (or of its
+// nearest ancestor present in the file) and key, for checks made after
+// Load or Parse, such as a reload's comparison with the running config.
+func (c *Config) ErrorAt(key, format string, args ...any) *Error {
+	d := decoder{lines: c.lines}
+	if d.lines == nil {
+		d.lines = map[string]int{"": 1}
+	}
+	return &Error{File: c.Path, Line: d.lineOf(key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Server configures the public listener and the admin listener.

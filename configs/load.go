@@ -53,7 +53,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c := &Config{Path: path}
 	c.setDefaults()
-	if err := decodeStrict(path, data, reflect.ValueOf(c).Elem(), func(d *decoder) { validate(c, d) }); err != nil {
+	if err := decodeStrict(path, data, reflect.ValueOf(c).Elem(), func(d *decoder) { validate(c, d); c.lines = d.lines }); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)

@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// MaxParams bounds the {name} parameters of one path template: the
+// gateway keeps a match's parameters in a fixed array, so that matching
+// allocates nothing.
+const MaxParams = 8
+
 // Template is a parsed route path such as /v1/codes/{id}/reissue or /v1/*.
 // The root path "/" has no segments.
 type Template struct {
@@ -26,7 +31,7 @@ type Segment struct {
 // segments are literals or {name} params (name [a-z_][a-z0-9_]*, unique
 // within the template) filling the whole segment; "*" may only be the whole
 // last segment; empty segments ("//", a trailing "/" other than the root
-// "/"), "?" and "#" are refused.
+// "/"), "?" and "#" are refused, and so are more than MaxParams params.
 func ParseTemplate(path string) (Template, error) {
 	t := Template{Raw: path}
 	switch {
@@ -50,6 +55,9 @@ func ParseTemplate(path string) (Template, error) {
 			return t, fmt.Errorf("path template %q: param {%s} appears twice", path, seg.Param)
 		}
 		t.Segments = append(t.Segments, seg)
+	}
+	if n := len(t.Params()); n > MaxParams {
+		return t, fmt.Errorf("path template %q: %d parameters, at most %d", path, n, MaxParams)
 	}
 	return t, nil
 }

@@ -308,14 +308,10 @@ func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state
 }
 
 func (g *Gateway) compileRoute(cfg *configs.Config, rc *configs.Route, pools map[string]*upstream.Pool, prev *route) (*route, error) {
-	tpl, err := compileTemplate(rc.Path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := compileKey(rc.Key, tpl)
-	if err != nil {
-		return nil, err
-	}
+	// configs parsed and checked the templates (Load and Parse fill
+	// Template and KeyTemplate); the gateway only indexes them.
+	tpl := rc.Template
+	key := compileKey(rc.KeyTemplate, tpl)
 	pool := pools[rc.Upstream]
 	if pool == nil {
 		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,4 +250,44 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("after %q the origin received %s", raw, f)
 		}
 	})
+}
+
+// TestInProcessReloadRefusesRestartOnlyChanges: a reload that changes a
+// setting only a restart applies (server.max_header_bytes, cache.max_bytes,
+// cache.persist_path) is refused with the file, line and key of each, and
+// the running config stays; restoring them lets the rest reload.
+func TestInProcessReloadRefusesRestartOnlyChanges(t *testing.T) {
+	o := startOrigin(t)
+	base := inProcessConfig(o.addr)
+	p := startInProcess(t, base)
+	changed := strings.Replace(base, "  admin_listen: \"127.0.0.1:0\"\n",
+		"  admin_listen: \"127.0.0.1:0\"\n  max_header_bytes: 8192\n", 1) +
+		"cache:\n  max_bytes: 67108864\n  persist_path: /tmp/shedgate-never-written.cache\n"
+	cfg, err := configs.Parse("changed.yaml", []byte(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cfg = cfg
+	err = p.g.Reload("test")
+	for _, want := range []string{
+		"changed.yaml:4: server.max_header_bytes: changed from 16384 to 8192: takes effect only at a restart",
+		"changed.yaml:21: cache.max_bytes: changed from 536870912 to 67108864",
+		`changed.yaml:22: cache.persist_path: changed from "" to "/tmp/shedgate-never-written.cache"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("reload: %v\nwant a line %q", err, want)
+		}
+	}
+	if v := p.g.state.Load().version; v != 1 {
+		t.Errorf("after the refused reload the config is version %d; want 1 (unchanged)", v)
+	}
+	// The same change to a route alone reloads.
+	cfg, err = configs.Parse("routes.yaml", []byte(strings.Replace(base, "max_wait: 50ms", "max_wait: 60ms", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cfg = cfg
+	if err := p.g.Reload("test"); err != nil || p.g.state.Load().version != 2 {
+		t.Errorf("reload of a class's max_wait: %v, version %d; want version 2", err, p.g.state.Load().version)
+	}
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,9 @@ func (g *Gateway) Reload(why string) error {
 	if err == nil && why == reasonWatch && cfg.Hash == cur.cfg.Hash {
 		return nil
 	}
+	if err == nil {
+		err = restartOnly(cur.cfg, cfg)
+	}
 	var next *state
 	if err == nil {
 		next, err = g.compile(cfg, cur.version+1, cur)
@@ -78,16 +83,30 @@ func (g *Gateway) Reload(why string) error {
 	g.startPools(next)
 	r.reloads.Add(1)
 	g.retire(cur, next)
-	if cfg.Server.MaxHeaderBytes != cur.cfg.Server.MaxHeaderBytes {
-		g.log.Warn("server.max_header_bytes takes effect at the next restart",
-			zap.Int("running", g.server.ReadBufferSize), zap.Int("configured", cfg.Server.MaxHeaderBytes))
-	}
 	g.log.Info("config reloaded", zap.String("why", why), zap.Int("version", next.version),
 		zap.String("config_hash", cfg.Hash))
 	return nil
 }
 
 const reasonWatch = "file changed"
+
+// restartOnly refuses a config that changes a setting the running gateway
+// cannot (configs.RestartOnly), naming each with its file, line and key:
+// applied silently at the next restart, a change would surprise whoever
+// restarts; ignored silently, it would surprise whoever reloads.
+func restartOnly(running, next *configs.Config) error {
+	values := func(c *configs.Config) []string {
+		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath)}
+	}
+	was, now := values(running), values(next)
+	var errs []error
+	for i, key := range configs.RestartOnly {
+		if was[i] != now[i] {
+			errs = append(errs, next.ErrorAt(key, "changed from %v to %v: takes effect only at a restart (restore %v to reload the rest)", was[i], now[i], was[i]))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // retire stops the previous pools' health checks (targets that stay keep
 // theirs, in the new pools) and drains the targets the new state no longer

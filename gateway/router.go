@@ -2,14 +2,14 @@ package gateway
 
 import (
 	"bytes"
-	"fmt"
 
 	"shedgate/configs"
 )
 
-// maxParams bounds the number of {name} parameters in one path template;
-// params live in a fixed array so a match allocates nothing.
-const maxParams = 8
+// maxParams bounds the number of {name} parameters in one path template
+// (configs refuses more); params live in a fixed array so a match
+// allocates nothing.
+const maxParams = configs.MaxParams
 
 // router matches method + path against the configured routes in order;
 // the first match wins. It is immutable after construction and safe for
@@ -33,24 +33,9 @@ type routeKeyPart struct {
 	param   int // -1 for a literal
 }
 
-func compileTemplate(path string) (configs.Template, error) {
-	tpl, err := configs.ParseTemplate(path)
-	if err != nil {
-		return tpl, err
-	}
-	if n := len(tpl.Params()); n > maxParams {
-		return tpl, fmt.Errorf("path %q: %d parameters, at most %d", path, n, maxParams)
-	}
-	return tpl, nil
-}
-
-// compileKey turns a key template such as "{id}" or "{id}:{rid}" into parts
-// that refer to the route's parameters by index.
-func compileKey(key string, tpl configs.Template) ([]routeKeyPart, error) {
-	kt, err := configs.ParseKey(key, tpl)
-	if err != nil {
-		return nil, err
-	}
+// compileKey turns a route's parsed key template (such as "{id}" or
+// "{id}:{rid}") into parts that refer to its parameters by index.
+func compileKey(kt configs.KeyTemplate, tpl configs.Template) []routeKeyPart {
 	params := tpl.Params()
 	parts := make([]routeKeyPart, 0, len(kt.Parts))
 	for _, p := range kt.Parts {
@@ -60,7 +45,7 @@ func compileKey(key string, tpl configs.Template) ([]routeKeyPart, error) {
 			parts = append(parts, routeKeyPart{param: indexOf(params, p.Param)})
 		}
 	}
-	return parts, nil
+	return parts
 }
 
 func indexOf(list []string, s string) int {

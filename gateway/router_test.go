@@ -3,20 +3,23 @@ package gateway
 import (
 	"strings"
 	"testing"
+
+	"shedgate/configs"
 )
 
 func testRouter(t testing.TB) *router {
 	t.Helper()
 	r := &router{}
 	add := func(name, method, path, key string) {
-		tpl, err := compileTemplate(path)
+		tpl, err := configs.ParseTemplate(path)
 		if err != nil {
 			t.Fatalf("template %q: %v", path, err)
 		}
-		k, err := compileKey(key, tpl)
+		kt, err := configs.ParseKey(key, tpl)
 		if err != nil {
 			t.Fatalf("key %q: %v", key, err)
 		}
+		k := compileKey(kt, tpl)
 		var methods []string
 		if method != "" {
 			methods = strings.Split(method, ",")

@@ -1,6 +1,13 @@
 // Command gateway runs the load-shedding gateway from a config file.
 //
 //	gateway -config configs/gateway.yaml
+//	gateway -check -config configs/gateway.yaml   # validate, print the summary
+//	gateway -version
+//
+// -check validates a config as a start or a reload would, without
+// listening, and exits 0 with a summary of what it sets up, or 1 with each
+// error as FILE:LINE: KEY: MESSAGE (test a config before a reload, as with
+// nginx -t or haproxy -c).
 //
 // An invalid config is reported with its file, line and key, and the
 // process exits 2 before listening. SIGHUP, a change in the config file's
@@ -16,9 +23,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -31,11 +40,14 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	check := fs.Bool("check", false, "validate the config, print what it sets up, exit 0 (valid) or 1")
+	version := fs.Bool("version", false, "print the version and exit")
 	configPath := fs.String("config", "configs/gateway.yaml", "config file")
 	listen := fs.String("listen", "", "override server.listen")
 	adminListen := fs.String("admin-listen", "", "override server.admin_listen")
@@ -45,6 +57,14 @@ func run(args []string) int {
 		"hex key for the keyed hash of identity keys in logs (default $GATEWAY_LOG_KEY, else random per run)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gateway: unexpected argument %q (flags only; see -h)\n", fs.Arg(0))
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	// load reads the config with the command line's overrides; reloads
 	// use it too, so an override survives them.
@@ -66,18 +86,21 @@ func run(args []string) int {
 		return cfg, nil
 	}
 	cfg, err := load()
+	if *check {
+		return checkConfig(cfg, err, stdout, stderr)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway: config:", err)
+		fmt.Fprintln(stderr, "gateway: config:", err)
 		return 2
 	}
 	logKey, err := hex.DecodeString(*logKeyHex)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway: -log-key: not hex:", err)
+		fmt.Fprintln(stderr, "gateway: -log-key: not hex:", err)
 		return 2
 	}
 	log, access, err := newLoggers(*logLevel)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
+		fmt.Fprintln(stderr, "gateway:", err)
 		return 2
 	}
 	defer log.Sync() //nolint:errcheck
@@ -141,6 +164,46 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 	<-errc
 	log.Info("drained")
 	return 0
+}
+
+// checkConfig is -check: loadErr is the config's load error; else cfg
+// goes through what New would build.
+func checkConfig(cfg *configs.Config, loadErr error, stdout, stderr io.Writer) int {
+	if loadErr == nil {
+		loadErr = gateway.Check(cfg)
+	}
+	if loadErr != nil {
+		for _, line := range strings.Split(loadErr.Error(), "\n") {
+			fmt.Fprintln(stderr, line)
+		}
+		fmt.Fprintln(stderr, "gateway: config check failed")
+		return 1
+	}
+	gateway.WriteSummary(stdout, cfg)
+	fmt.Fprintf(stdout, "gateway: config %s is valid\n", cfg.Path)
+	return 0
+}
+
+// versionString names the build: the module's version, the commit it was
+// built from and its time ("modified" when the tree had uncommitted
+// changes), and the Go version.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "gateway (no build information)"
+	}
+	vcs := map[string]string{}
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
+	}
+	commit := "commit unknown"
+	if rev := vcs["vcs.revision"]; rev != "" {
+		commit = fmt.Sprintf("commit %.12s %s", rev, vcs["vcs.time"])
+		if vcs["vcs.modified"] == "true" {
+			commit += " modified"
+		}
+	}
+	return fmt.Sprintf("gateway %s %s, %s, %s", bi.Main.Path, bi.Main.Version, commit, bi.GoVersion)
 }
 
 // newLoggers builds the JSON operational logger and the access logger. The
