@@ -37,14 +37,11 @@ type Config struct {
 	// PersistPath, when set, is the directory Save writes to and New
 	// loads from. Default: no persistence.
 	PersistPath string
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
 }
 
 // Cache is safe for concurrent use.
 type Cache struct {
 	fc          *fastcache.Cache
-	now         func() time.Time
 	persistPath string
 	saveMu      sync.Mutex // serializes Save
 
@@ -62,10 +59,7 @@ func New(cfg Config) (*Cache, error) {
 	if maxBytes <= 0 {
 		maxBytes = 512 << 20
 	}
-	c := &Cache{now: cfg.Now, persistPath: cfg.PersistPath}
-	if c.now == nil {
-		c.now = time.Now
-	}
+	c := &Cache{persistPath: cfg.PersistPath}
 	if cfg.PersistPath == "" {
 		c.fc = fastcache.New(maxBytes)
 		return c, nil
@@ -95,17 +89,17 @@ const (
 	Stale               // past freshness but within its stale window
 )
 
-// Get looks key up, decoding into e an entry that aliases dst (which it
-// appends to and returns). An entry stored for another variant is a miss.
-// It counts a hit, a miss or a stale find. It allocates nothing when dst
-// has room.
-func (c *Cache) Get(dst, key, variant []byte, e *Entry) ([]byte, Lookup) {
+// Get looks key up at time now, decoding into e an entry that aliases dst
+// (which it appends to and returns). An entry stored for another variant
+// is a miss. It counts a hit, a miss or a stale find. It allocates nothing
+// when dst has room. The caller's clock reading decides freshness, so that
+// a request reads the clock once.
+func (c *Cache) Get(dst, key, variant []byte, now time.Time, e *Entry) ([]byte, Lookup) {
 	dst, ok := c.fc.HasGet(dst[:0], key)
 	if !ok || e.unmarshal(dst) != nil || !bytes.Equal(e.Variant, variant) {
 		c.misses.Add(1)
 		return dst, Miss
 	}
-	now := c.now()
 	switch {
 	case e.Fresh(now):
 		c.hits.Add(1)
@@ -157,8 +151,6 @@ func (c *Cache) Del(key []byte) {
 	c.invalidations.Add(1)
 }
 
-// Now returns the cache's clock reading.
-func (c *Cache) Now() time.Time { return c.now() }
 
 // Save writes the cache to PersistPath atomically (a new directory renamed
 // into place). It is a no-op without a PersistPath.

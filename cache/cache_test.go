@@ -13,7 +13,7 @@ import (
 
 func newTestCache(t *testing.T, clock *fakeclock.Clock, path string) *Cache {
 	t.Helper()
-	c, err := New(Config{MaxBytes: 32 << 20, PersistPath: path, Now: clock.Now})
+	c, err := New(Config{MaxBytes: 32 << 20, PersistPath: path})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -39,7 +39,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	c.Set(nil, []byte("code\x00id-1"), in)
 
 	var out Entry
-	buf, got := c.Get(nil, []byte("code\x00id-1"), nil, &out)
+	buf, got := c.Get(nil, []byte("code\x00id-1"), nil, clock.Now(), &out)
 	if got != Fresh {
 		t.Fatalf("Get: %v; want Fresh", got)
 	}
@@ -53,7 +53,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if want := "Content-Type: application/json|Cache-Control: max-age=60"; strings.Join(hdrs, "|") != want {
 		t.Fatalf("headers %q; want %q", strings.Join(hdrs, "|"), want)
 	}
-	if _, got := c.Get(buf, []byte("code\x00id-2"), nil, &out); got != Miss {
+	if _, got := c.Get(buf, []byte("code\x00id-2"), nil, clock.Now(), &out); got != Miss {
 		t.Fatalf("Get of another key: %v; want Miss", got)
 	}
 }
@@ -70,7 +70,7 @@ func TestNeverFreshPastTTLNorStalePastWindow(t *testing.T) {
 		t.Helper()
 		clock.Advance(advance)
 		var e Entry
-		if _, got := c.Get(nil, key, nil, &e); got != want {
+		if _, got := c.Get(nil, key, nil, clock.Now(), &e); got != want {
 			t.Fatalf("at +%v: %v; want %v", clock.Now().Sub(time.Unix(1_700_000_000, 0)), got, want)
 		}
 	}
@@ -130,7 +130,7 @@ func TestOversizeEntrySkippedAndCounted(t *testing.T) {
 	big := entryFor(clock.Now(), Policy{}, "max-age=60", strings.Repeat("a", 70_000))
 	c.Set(nil, []byte("big"), big)
 	var e Entry
-	if _, got := c.Get(nil, []byte("big"), nil, &e); got != Miss {
+	if _, got := c.Get(nil, []byte("big"), nil, clock.Now(), &e); got != Miss {
 		t.Fatalf("oversize entry: %v; want Miss (skipped)", got)
 	}
 	var s Stats
@@ -141,7 +141,7 @@ func TestOversizeEntrySkippedAndCounted(t *testing.T) {
 	// Just under the limit is stored whole, not truncated.
 	body := strings.Repeat("b", MaxEntryBytes-entryFixedLen-200)
 	c.Set(nil, []byte("edge"), entryFor(clock.Now(), Policy{}, "max-age=60", body))
-	if _, got := c.Get(nil, []byte("edge"), nil, &e); got != Fresh || len(e.Body) != len(body) {
+	if _, got := c.Get(nil, []byte("edge"), nil, clock.Now(), &e); got != Fresh || len(e.Body) != len(body) {
 		t.Fatalf("edge entry: %v with %d body bytes; want Fresh with %d", got, len(e.Body), len(body))
 	}
 }
@@ -164,7 +164,7 @@ func TestPersistenceSurvivesRestart(t *testing.T) {
 		t.Fatalf("loaded %d entries; want 1000", s.Loaded)
 	}
 	var e Entry
-	if _, got := c2.Get(nil, []byte{7, 0}, nil, &e); got != Fresh || !bytes.Equal(e.Body, []byte("code-h")) {
+	if _, got := c2.Get(nil, []byte{7, 0}, nil, clock.Now(), &e); got != Fresh || !bytes.Equal(e.Body, []byte("code-h")) {
 		t.Fatalf("after restart: %v %q; want Fresh code-h", got, e.Body)
 	}
 	if e.Age(clock.Now()) != time.Minute {
@@ -178,7 +178,7 @@ func TestDelInvalidates(t *testing.T) {
 	c.Set(nil, []byte("k"), entryFor(clock.Now(), Policy{StaleFor: time.Hour}, "max-age=60", "old"))
 	c.Del([]byte("k"))
 	var e Entry
-	if _, got := c.Get(nil, []byte("k"), nil, &e); got != Miss {
+	if _, got := c.Get(nil, []byte("k"), nil, clock.Now(), &e); got != Miss {
 		t.Fatalf("after Del: %v; want Miss (not even stale)", got)
 	}
 }
@@ -192,7 +192,7 @@ func TestGetAllocatesNothing(t *testing.T) {
 	var e Entry
 	allocs := testing.AllocsPerRun(1000, func() {
 		var got Lookup
-		buf, got = c.Get(buf, key, nil, &e)
+		buf, got = c.Get(buf, key, nil, clock.Now(), &e)
 		if got != Fresh {
 			t.Fatal("not fresh")
 		}
@@ -216,7 +216,7 @@ func TestShareable(t *testing.T) {
 // An entry answers only a lookup of the variant it was stored for.
 func TestGetMatchesVariant(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	c, err := New(Config{Now: func() time.Time { return now }})
+	c, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +224,11 @@ func TestGetMatchesVariant(t *testing.T) {
 		StaleUntil: now.Add(time.Hour).UnixNano(), Variant: []byte("a.example")}
 	c.Set(nil, []byte("k"), &e)
 	var out Entry
-	if _, got := c.Get(nil, []byte("k"), []byte("a.example"), &out); got != Fresh || string(out.Body) != "for host a" {
+	if _, got := c.Get(nil, []byte("k"), []byte("a.example"), now, &out); got != Fresh || string(out.Body) != "for host a" {
 		t.Fatalf("same variant: %v %q; want Fresh", got, out.Body)
 	}
 	for _, v := range []string{"b.example", "", "a.example?x"} {
-		if _, got := c.Get(nil, []byte("k"), []byte(v), &out); got != Miss {
+		if _, got := c.Get(nil, []byte("k"), []byte(v), now, &out); got != Miss {
 			t.Fatalf("variant %q: %v; want Miss", v, got)
 		}
 	}

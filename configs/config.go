@@ -94,6 +94,12 @@ type Server struct {
 	// restarts at the peer's address and a new X-Request-Id is made.
 	// Default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// HitRequestIDs makes the gateway generate an X-Request-Id for cache
+	// hits too. Default false: a hit carries the id a trusted proxy sent,
+	// or none (no upstream sees it; the access log has its route and key
+	// hash), which keeps the hit path to one clock read and no random
+	// numbers. Every request that goes further gets an id.
+	HitRequestIDs bool `yaml:"hit_request_ids"`
 }
 
 // Upstream is one backend pool.

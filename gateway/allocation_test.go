@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -39,8 +40,8 @@ func newTestGateway(t testing.TB, yaml string) *Gateway {
 }
 
 // cacheHitCtx stores an answer for id and returns a request context asking
-// for it.
-func cacheHitCtx(t testing.TB, g *Gateway, id string) *fasthttp.RequestCtx {
+// for it, with the extra header lines ("Name: value") given.
+func cacheHitCtx(t testing.TB, g *Gateway, id string, extra ...string) *fasthttp.RequestCtx {
 	t.Helper()
 	now := time.Now()
 	e := &cache.Entry{Status: 200, StoredAt: now.UnixNano(),
@@ -52,7 +53,11 @@ func cacheHitCtx(t testing.TB, g *Gateway, id string) *fasthttp.RequestCtx {
 	// Parsed from the wire, as the server does, so that the header keeps
 	// its raw lines.
 	var req fasthttp.Request
-	raw := "GET /v1/codes/" + id + "?lang=zh HTTP/1.1\r\nHost: Gw.Example:8080\r\nUser-Agent: app/1.0\r\nAccept: application/json\r\n\r\n"
+	raw := "GET /v1/codes/" + id + "?lang=zh HTTP/1.1\r\nHost: Gw.Example:8080\r\nUser-Agent: app/1.0\r\nAccept: application/json\r\n"
+	for _, line := range extra {
+		raw += line + "\r\n"
+	}
+	raw += "\r\n"
 	if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
 		t.Fatalf("request: %v", err)
 	}
@@ -75,20 +80,26 @@ func storeFor(t testing.TB, g *Gateway, ctx *fasthttp.RequestCtx, e *cache.Entry
 }
 
 // TestCacheHitAllocatesNothing runs the whole handler, route match
-// included, on a cache hit.
+// included, on a cache hit: by default (no request id for a hit) and with
+// server.hit_request_ids, which generates one per hit.
 func TestCacheHitAllocatesNothing(t *testing.T) {
 	skipUnderRace(t)
-	g := newTestGateway(t, allocTestConfig)
-	ctx := cacheHitCtx(t, g, "11010519491231002X")
-	allocs := testing.AllocsPerRun(2000, func() {
-		ctx.Request.Header.Del(headerRequestID) // a new request each time: the id is generated
-		g.handle(ctx)
-		if ctx.Response.StatusCode() != 200 || string(ctx.Response.Header.Peek(headerXCache)) != "HIT" {
-			t.Fatalf("got %d X-Cache %q; want 200 HIT", ctx.Response.StatusCode(), ctx.Response.Header.Peek(headerXCache))
+	for _, ids := range []bool{false, true} {
+		g := newTestGateway(t, fmt.Sprintf("server: {hit_request_ids: %v}\n", ids)+allocTestConfig)
+		ctx := cacheHitCtx(t, g, "11010519491231002X")
+		allocs := testing.AllocsPerRun(2000, func() {
+			ctx.Request.Header.Del(headerRequestID) // a new request each time
+			g.handle(ctx)
+			if ctx.Response.StatusCode() != 200 || string(ctx.Response.Header.Peek(headerXCache)) != "HIT" {
+				t.Fatalf("got %d X-Cache %q; want 200 HIT", ctx.Response.StatusCode(), ctx.Response.Header.Peek(headerXCache))
+			}
+			if id := ctx.Response.Header.Peek(headerRequestID); (len(id) == 32) != ids {
+				t.Fatalf("hit_request_ids %v: X-Request-Id %q", ids, id)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("hit_request_ids %v: cache hit allocates %v times per request; want 0", ids, allocs)
 		}
-	})
-	if allocs != 0 {
-		t.Fatalf("cache hit allocates %v times per request; want 0", allocs)
 	}
 }
 
@@ -212,4 +223,27 @@ routes:
 	if ctx.Response.StatusCode() != 503 || len(ctx.Response.Header.Peek("Retry-After")) == 0 {
 		t.Fatalf("shed without a copy: %d; want 503 with Retry-After", ctx.Response.StatusCode())
 	}
+}
+
+// TestHitRequestIDs: a hit carries the X-Request-Id a trusted proxy sent,
+// none when nobody sent one, and an untrusted peer's is dropped.
+func TestHitRequestIDs(t *testing.T) {
+	f := func(server, sent, want string) {
+		t.Helper()
+		g := newTestGateway(t, server+allocTestConfig)
+		var extra []string
+		if sent != "" {
+			extra = append(extra, "X-Request-Id: "+sent)
+		}
+		ctx := cacheHitCtx(t, g, "11010519491231002X", extra...)
+		g.handle(ctx)
+		if got := string(ctx.Response.Header.Peek(headerRequestID)); string(ctx.Response.Header.Peek(headerXCache)) != "HIT" || got != want {
+			t.Errorf("%q, sent %q: X-Cache %q, X-Request-Id %q; want HIT and %q", server, sent,
+				ctx.Response.Header.Peek(headerXCache), got, want)
+		}
+	}
+	f("", "", "")
+	f("", "req-1", "") // the peer is no trusted proxy
+	f("server: {trusted_proxies: [127.0.0.1]}\n", "req-1", "req-1")
+	f("server: {trusted_proxies: [127.0.0.1]}\n", "", "")
 }

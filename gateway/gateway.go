@@ -39,8 +39,6 @@ type Options struct {
 	// LogKey keys the hash that stands in for identity keys in logs.
 	// Default: 32 random bytes, so hashes are comparable within one run only.
 	LogKey []byte
-	// Now is the clock of cache lifetimes. Default time.Now.
-	Now func() time.Time
 	// Load reads the config again for Reload. Default: configs.Load of
 	// the first config's path. (cmd/gateway wraps it to re-apply its
 	// command-line overrides.)
@@ -68,6 +66,7 @@ type Gateway struct {
 	privateRefetches atomic.Uint64
 	notStored        notStored
 	outcomes         outcomes
+	accessSample     sampler
 	local            localDelay
 	draining         atomic.Bool
 	stop             chan struct{} // closed by Shutdown
@@ -194,7 +193,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	}
 	g.keyHash = newKeyHasher(key)
 	g.ids = newRequestIDs()
-	c, err := cache.New(cache.Config{MaxBytes: int(cfg.Cache.MaxBytes), PersistPath: cfg.Cache.PersistPath, Now: opts.Now})
+	c, err := cache.New(cache.Config{MaxBytes: int(cfg.Cache.MaxBytes), PersistPath: cfg.Cache.PersistPath})
 	if err != nil {
 		return nil, err
 	}

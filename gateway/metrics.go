@@ -5,7 +5,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -36,7 +35,8 @@ func newRouteMetrics(set *metrics.Set, route, class string) *routeMetrics {
 }
 
 // observe counts an answer with status that took d.
-func (m *routeMetrics) observe(status int, d time.Duration) {
+// count counts one answer of status.
+func (m *routeMetrics) count(status int) {
 	if status < 100 || status >= len(m.byStatus) {
 		status = 0
 	}
@@ -47,7 +47,27 @@ func (m *routeMetrics) observe(status int, d time.Duration) {
 		m.byStatus[status].Store(c)
 	}
 	c.Inc()
-	m.duration.Update(d.Seconds())
+}
+
+// sampler keeps the first perSecond events of each second and then 1 in
+// every, lock-free; a second is whatever the caller's clock reading says.
+type sampler struct {
+	sec atomic.Int64
+	n   atomic.Uint64
+}
+
+const (
+	accessPerSecond = 10
+	accessEvery     = 1000
+)
+
+func (s *sampler) allow(sec int64) bool {
+	if s.sec.Load() != sec {
+		s.sec.Store(sec) // racing resets both start the second over
+		s.n.Store(0)
+	}
+	n := s.n.Add(1)
+	return n <= accessPerSecond || n%accessEvery == 0
 }
 
 // metricsRegistry hands out one routeMetrics per (route, class) for the
