@@ -151,7 +151,6 @@ func (c *Cache) Del(key []byte) {
 	c.invalidations.Add(1)
 }
 
-
 // Save writes the cache to PersistPath atomically (a new directory renamed
 // into place). It is a no-op without a PersistPath.
 func (c *Cache) Save() error {
