@@ -72,10 +72,22 @@ func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // requestConfig applies the current config's timeouts and body limit to
-// each request as its header arrives, so a reload changes them live.
+// each request as its header arrives, so a reload changes them live. It
+// returns only what differs from the server's own settings (made from the
+// config at start): fasthttp already applied its ReadTimeout when the
+// request's first byte came, and setting it again costs a clock read and
+// a deadline update per request.
 func (g *Gateway) requestConfig(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 	s := &g.state.Load().cfg.Server
-	return fasthttp.RequestConfig{
-		ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout, MaxRequestBodySize: s.MaxBodyBytes,
+	var rc fasthttp.RequestConfig
+	if s.ReadTimeout != g.server.ReadTimeout {
+		rc.ReadTimeout = s.ReadTimeout
 	}
+	if s.WriteTimeout != g.server.WriteTimeout {
+		rc.WriteTimeout = s.WriteTimeout
+	}
+	if s.MaxBodyBytes != g.server.MaxRequestBodySize {
+		rc.MaxRequestBodySize = s.MaxBodyBytes
+	}
+	return rc
 }

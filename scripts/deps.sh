@@ -3,7 +3,9 @@
 # when they are missing (run as root).
 #
 #   scripts/deps.sh chromium   # headless Chromium, to render the HTML load-test reports
-#   scripts/deps.sh haproxy    # HAProxy, the peer make bench measures admission against
+#   scripts/deps.sh haproxy    # HAProxy, the peer make bench measures admission and cache hits against
+#   scripts/deps.sh nginx      # nginx, whose proxy_cache make bench measures cache hits against
+#   scripts/deps.sh wrk        # wrk, the generator of the per-core cache-hit benchmark
 #
 # Then, for example:
 #   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
@@ -19,7 +21,7 @@ need_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
 }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk..." >&2; exit 2; }
 for dep in "$@"; do
 	case $dep in
 	chromium)
@@ -30,8 +32,16 @@ for dep in "$@"; do
 		command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt haproxy
 		/usr/sbin/haproxy -v | head -1
 		;;
+	nginx)
+		command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt nginx-light
+		/usr/sbin/nginx -v
+		;;
+	wrk)
+		command -v wrk >/dev/null || need_apt wrk
+		wrk --version 2>&1 | head -1 || true
+		;;
 	*)
-		echo "deps: unknown dependency $dep (have: chromium, haproxy)" >&2
+		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk)" >&2
 		exit 2
 		;;
 	esac
