@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 const (
@@ -317,7 +319,7 @@ func TestDrainLosesNothing(t *testing.T) {
 			statuses[i] = resp.StatusCode
 		}()
 	}
-	waitFor(t, 5*time.Second, func() bool { return is.stats(t).InFlight >= n }, "200 scans in flight at the issuer")
+	wait.For(t, 5*time.Second, "200 scans in flight at the issuer", func() bool { return is.stats(t).InFlight >= n })
 	if err := gw.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -339,17 +341,6 @@ func TestDrainLosesNothing(t *testing.T) {
 	st := is.stats(t)
 	if ok != n || st.Scans != n || st.Duplicates != 0 {
 		t.Fatalf("drain: %d answers 200, issuer registered %d scans (%d duplicates); want %d, %d, 0", ok, st.Scans, st.Duplicates, n, n)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

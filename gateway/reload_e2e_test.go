@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"shedgate/internal/proctest"
+	"shedgate/internal/wait"
 )
 
 // reloadConfig is a config in two variants that differ in classes, limits
@@ -215,14 +216,14 @@ func classChangeTime(t *testing.T, gw gatewayProc, path, want, config string, li
 	t.Helper()
 	start := time.Now()
 	replaceFile(t, path, config)
-	waitFor(t, limit, func() bool {
+	wait.For(t, limit, "the code route's class to change to "+want, func() bool {
 		for _, r := range gw.status(t).Routes {
 			if r.Name == "code" {
 				return r.Class == want
 			}
 		}
 		return false
-	}, "the code route's class to change to "+want)
+	})
 	return time.Since(start)
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 // qh is a harness for queue tests: a Limiter on a fake clock with a fixed
@@ -55,7 +57,7 @@ func (h *qh) start(name string, class int, deadline time.Time) {
 		tok, r := h.l.Acquire(class, 0, deadline)
 		h.res <- result{name, tok, r}
 	}()
-	waitFor(h.t, name+" queued", func() bool { return h.l.waiting.Load() == before+1 })
+	wait.For(h.t, 5*time.Second, name+" queued", func() bool { return h.l.waiting.Load() == before+1 })
 }
 
 // expect receives the next result and checks it.
@@ -157,7 +159,7 @@ func TestQueueTimeout(t *testing.T) {
 		t.Errorf("stats: timeouts %d, depth %d; want 1, 0", got.Rejected[ReasonTimeout], got.QueueDepth)
 	}
 	tok.Release(0, OutcomeIgnore)
-	if n := h.clk.pending(); n != 0 {
+	if n := h.clk.Pending(); n != 0 {
 		t.Errorf("pending timers: got %d; want 0", n)
 	}
 }
@@ -182,7 +184,7 @@ func TestTopClassKeepsFullWaitInStandingQueue(t *testing.T) {
 	h.start("old", 0, time.Time{})
 	h.clk.Advance(150 * time.Millisecond) // the critical queue is standing
 	h.start("new", 0, time.Time{})
-	waitFor(t, "new queued", func() bool { return h.l.waiting.Load() == 2 })
+	wait.For(t, 5*time.Second, "new queued", func() bool { return h.l.waiting.Load() == 2 })
 	h.clk.Advance(10 * time.Millisecond) // far past OverloadWait, within MaxWait
 	tok.Release(0, OutcomeIgnore)
 	h.expect("new", ReasonNone).Release(0, OutcomeIgnore)
@@ -203,7 +205,7 @@ func TestQueueShed(t *testing.T) {
 		h.res <- result{"critical2", tok, r}
 	}()
 	h.expect("low", ReasonShed) // it could not be served before the critical queue empties
-	waitFor(t, "critical2 queued", func() bool { return h.l.waiting.Load() == 2 })
+	wait.For(t, 5*time.Second, "critical2 queued", func() bool { return h.l.waiting.Load() == 2 })
 	tok.Release(0, OutcomeIgnore)
 	h.expect("critical2", ReasonNone).Release(0, OutcomeIgnore) // LIFO
 	h.expect("critical1", ReasonNone).Release(0, OutcomeIgnore)
@@ -466,14 +468,14 @@ func TestQueueRejectsWhatWouldOutwait(t *testing.T) {
 	for i := range 3 {
 		h.start(fmt.Sprint("normal", i), 1, time.Time{})
 	}
-	waitFor(t, "4 queued", func() bool { return h.l.waiting.Load() == 4 })
+	wait.For(t, 5*time.Second, "4 queued", func() bool { return h.l.waiting.Load() == 4 })
 	// 1 critical + 3 normal ahead: a fifth would be served after 100ms.
 	if _, r := h.l.Acquire(1, 0, time.Time{}); r != ReasonQueueFull {
 		t.Fatalf("joining a queue that cannot drain within MaxWait: %v; want queue_full at once", r)
 	}
 	// The critical class, with nothing above it, still queues (1s budget).
 	h.start("critical2", 0, time.Time{})
-	waitFor(t, "critical2 queued", func() bool { return h.l.waiting.Load() == 5 })
+	wait.For(t, 5*time.Second, "critical2 queued", func() bool { return h.l.waiting.Load() == 5 })
 	tok.Release(0, OutcomeIgnore)
 	for _, name := range []string{"critical", "critical2", "normal0", "normal1", "normal2"} {
 		h.expect(name, ReasonNone).Release(0, OutcomeIgnore)
@@ -491,12 +493,12 @@ func TestStandingOutlastsAnEmptyMoment(t *testing.T) {
 	tok = h.expect("old", ReasonNone) // the queue is empty again
 	h.clk.Advance(50 * time.Millisecond)
 	h.start("new", 1, time.Time{})
-	waitFor(t, "new queued", func() bool { return h.l.waiting.Load() == 1 })
+	wait.For(t, 5*time.Second, "new queued", func() bool { return h.l.waiting.Load() == 1 })
 	h.clk.Advance(2 * time.Millisecond)
 	h.expect("new", ReasonTimeout)
 	h.clk.Advance(200 * time.Millisecond) // long after: FIFO and full waits again
 	h.start("later", 1, time.Time{})
-	waitFor(t, "later queued", func() bool { return h.l.waiting.Load() == 1 })
+	wait.For(t, 5*time.Second, "later queued", func() bool { return h.l.waiting.Load() == 1 })
 	h.clk.Advance(50 * time.Millisecond)
 	tok.Release(0, OutcomeIgnore)
 	h.expect("later", ReasonNone).Release(0, OutcomeIgnore)

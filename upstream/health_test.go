@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 // TestKilledTargetStopsAndComesBack kills one of two targets under about
@@ -142,7 +144,7 @@ func TestHealthVerdictKeptOverTheHandOver(t *testing.T) {
 	prev.Start()
 	defer prev.Stop()
 	tg := prev.Target(dead)
-	waitUntil(t, time.Second, func() bool { return !tg.Healthy() }, "dead target unhealthy")
+	wait.For(t, time.Second, "dead target unhealthy", func() bool { return !tg.Healthy() })
 	next, _ := NewPoolFrom(prev, cfg)
 	next.Start()
 	defer next.Stop()
@@ -152,17 +154,6 @@ func TestHealthVerdictKeptOverTheHandOver(t *testing.T) {
 	}
 	if err := get(next, time.Time{}); err != ErrUnavailable {
 		t.Fatalf("request to the unhealthy target: %v; want ErrUnavailable at once", err)
-	}
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -202,9 +193,9 @@ func TestRevivedTargetGetsFreshConnections(t *testing.T) {
 		t.Fatalf("before the kill: %d of 8 failed", f)
 	}
 	a.kill()
-	waitUntil(t, 2*time.Second, func() bool { return !ta.Healthy() }, "killed target unhealthy")
+	wait.For(t, 2*time.Second, "killed target unhealthy", func() bool { return !ta.Healthy() })
 	a.revive()
-	waitUntil(t, 2*time.Second, func() bool { return ta.Healthy() }, "revived target healthy")
+	wait.For(t, 2*time.Second, "revived target healthy", func() bool { return ta.Healthy() })
 	ejections := ta.Ejections()
 	if f := concurrent(8); f != 0 || ta.Ejections() != ejections {
 		t.Fatalf("after the revival: %d of 8 requests failed, %d new ejections; want 0 and 0 (dead keep-alive connections reused?)",

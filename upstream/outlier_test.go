@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"shedgate/internal/fakeclock"
+	"shedgate/internal/wait"
 )
 
 // TestHangingTargetEjected makes one of two targets hang: no request
@@ -24,7 +25,7 @@ func TestHangingTargetEjected(t *testing.T) {
 	var l load
 	stop := make(chan struct{})
 	done := l.run(p, 4, 5*time.Millisecond, false, stop)
-	waitUntil(t, 2*time.Second, func() bool { return ta.Ejections() > 0 }, "the hanging target's ejection")
+	wait.For(t, 2*time.Second, "the hanging target's ejection", func() bool { return ta.Ejections() > 0 })
 	ejectedAt := time.Now()
 	hungBefore := a.requests.Load()
 	time.Sleep(800 * time.Millisecond) // within the 1s ejection

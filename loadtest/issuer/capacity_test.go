@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 func TestServiceTime(t *testing.T) {
@@ -91,7 +93,7 @@ func TestWorkersChangeAtRunTime(t *testing.T) {
 		defer close(done)
 		took = concurrently(t, ti, 8)
 	}()
-	waitFor(t, "a queue", func() bool { return ti.stats(t).Queued >= 4 })
+	wait.For(t, 5*time.Second, "a queue", func() bool { return ti.stats(t).Queued >= 4 })
 	if status, body := ti.admin(t, "POST", "/faults", `{"workers":8}`); status != 200 {
 		t.Fatalf("POST /faults workers 8: got %d %s; want 200", status, body)
 	}
@@ -141,7 +143,7 @@ func TestWorkerPoolKeepsQueueWhenShrinking(t *testing.T) {
 			t.Fatalf("job %d never done", i)
 		}
 	}
-	waitFor(t, "surplus workers to exit", func() bool {
+	wait.For(t, 5*time.Second, "surplus workers to exit", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.running == 3

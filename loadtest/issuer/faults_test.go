@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 func TestErrorRateFault(t *testing.T) {
@@ -67,14 +69,14 @@ func TestHangFault(t *testing.T) {
 		_, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ti.addr + "/v1/keys")
 		errc <- err
 	}()
-	waitFor(t, "two hung requests", func() bool { return ti.stats(t).Hung == 2 })
+	wait.For(t, 5*time.Second, "two hung requests", func() bool { return ti.stats(t).Hung == 2 })
 	if status, _ := ti.admin(t, "POST", "/faults", `{"hang":false}`); status != 200 {
 		t.Fatalf("clear hang: got %d; want 200", status)
 	}
 	if err := <-errc; err == nil {
 		t.Errorf("hung request after the hang cleared: got an answer; want none")
 	}
-	waitFor(t, "no hung requests", func() bool { return ti.stats(t).Hung == 0 })
+	wait.For(t, 5*time.Second, "no hung requests", func() bool { return ti.stats(t).Hung == 0 })
 	if status, _, _ := ti.do(t, "GET", "/v1/keys", ""); status != 200 {
 		t.Errorf("after the hang: got %d; want 200", status)
 	}

@@ -131,15 +131,3 @@ func mustJSON(t *testing.T, body string, v any) {
 		t.Fatalf("decode %q: %v", body, err)
 	}
 }
-
-// waitFor polls cond every few milliseconds for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
