@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"shedgate/internal/wait"
 	"shedgate/loadtest"
 )
 
@@ -86,13 +88,7 @@ requests:
 // codes cached and coalesced, and an initial limit ten times the issuer's
 // workers.
 func admissionConfig(target string) string {
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-upstreams:
-  issuer:
-    targets: ["%s"]
-limiter:
+	return configHead("", "issuer", strconv.Quote(target), "") + fmt.Sprintf(`limiter:
   initial_limit: %d
   min_limit: 1
   classes:%s
@@ -103,7 +99,7 @@ routes:
      cache: {ttl: upstream, max_ttl: 720h, stale_for: 24h}, coalesce: true}
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}", invalidates: [code]}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, target, 10*admWorkers, shippedClasses)
+`, 10*admWorkers, shippedClasses)
 }
 
 // haproxyConfig is the expert's HAProxy in front of the issuer on listen.
@@ -168,34 +164,40 @@ func startHAProxy(t *testing.T, config func(listen string) string) string {
 			t.Skip("haproxy not installed: scripts/deps.sh haproxy")
 		}
 	}
+	return startConfigured(t, []string{bin, "-db", "-f"}, "haproxy.cfg", config)
+}
+
+// startConfigured writes config (given the loopback address to listen on)
+// to a file named file, runs argv with the file's path appended until the
+// test ends, and returns the address once something accepts connections
+// there.
+func startConfigured(t *testing.T, argv []string, file string, config func(listen string) string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	cfg := filepath.Join(t.TempDir(), file)
 	if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-db", "-f", cfg)
+	cmd := exec.Command(argv[0], append(argv[1:], cfg)...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
+	wait.For(t, 5*time.Second, fmt.Sprintf("%s listening on %s; its output: %s", filepath.Base(argv[0]), addr, &out), func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			return addr
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy not listening on %s after 5s:\n%s", addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return addr
 }
 
 // admResult is what one surge run measured.

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"shedgate/internal/proctest"
 )
@@ -51,7 +49,7 @@ func TestBenchHitPerCore(t *testing.T) {
 	gw := pinned(proctest.Build(t, "shedgate/cmd/gateway"), "-config", gwCfg)
 	gwURL := "http://" + gw.Addrs[0] + path
 
-	hp := startPinned(t, tools["taskset"], tools["haproxy"], "haproxy.cfg", func(listen string) string {
+	hp := startConfigured(t, []string{tools["taskset"], "-c", "0", tools["haproxy"], "-db", "-f"}, "haproxy.cfg", func(listen string) string {
 		return fmt.Sprintf(`global
   nbthread 1
   maxconn 4000
@@ -72,9 +70,9 @@ backend issuer
   http-response cache-store codes
   server s1 %s
 `, listen, is.addr())
-	}, "-db", "-f")
+	})
 	dir := t.TempDir()
-	ng := startPinned(t, tools["taskset"], tools["nginx"], "nginx.conf", func(listen string) string {
+	ng := startConfigured(t, []string{tools["taskset"], "-c", "0", tools["nginx"], "-p", dir, "-c"}, "nginx.conf", func(listen string) string {
 		return fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
@@ -101,7 +99,7 @@ http {
   }
 }
 `, dir, listen, is.addr())
-	}, "-p", dir, "-c")
+	})
 
 	// Each cache fetches the code once; then it is a hit.
 	var hitHdr http.Header
@@ -157,41 +155,6 @@ http {
 	figure(t, "hits per core: nginx proxy_cache / bare fasthttp", median(ratios[3]), "x", "", true)
 	h := median(vsHAProxy)
 	figure(t, "hits per core: gateway / HAProxy cache", h, "x", "> 1", h > 1)
-}
-
-// startPinned writes config (given the address to listen on) to file and
-// runs bin on CPU 0 with args then the file's path; it returns the address
-// once something accepts connections there.
-func startPinned(t *testing.T, taskset, bin, file string, config func(listen string) string, args ...string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := filepath.Join(t.TempDir(), file)
-	if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(taskset, append(append([]string{"-c", "0", bin}, args...), cfg)...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s after 5s:\n%s", filepath.Base(bin), addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 var wrkRateRe = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)

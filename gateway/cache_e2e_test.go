@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,15 +23,7 @@ func cacheConfig(target, extraCache string, codeCache ...string) string {
 	if len(codeCache) > 0 {
 		cc = codeCache[0]
 	}
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-  drain_timeout: 10s
-upstreams:
-  issuer:
-    targets: ["%s"]
-    timeout: 5s
-limiter:
+	return configHead("  drain_timeout: 10s", "issuer", strconv.Quote(target), "    timeout: 5s") + fmt.Sprintf(`limiter:
   classes:
     - {name: normal, max_queue: 1000, max_wait: 200ms}
 cache:
@@ -54,7 +47,7 @@ routes:
     key: "{id}"
     invalidates: [code]
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, target, extraCache, cc)
+`, extraCache, cc)
 }
 
 func makeIDs(n int, seed uint64) []string {

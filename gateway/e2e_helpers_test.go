@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,18 +81,27 @@ const shippedClasses = `
     - {name: normal,   max_queue: 1000, max_wait: 200ms}
     - {name: low,      max_queue: 200,  max_wait: 100ms}`
 
+// configHead starts a test config: loopback listeners (public on IPv4,
+// admin on IPv6) with serverExtra's lines, and one upstream named name
+// with targets (the YAML list's items) and upstreamExtra's lines.
+func configHead(serverExtra, name, targets, upstreamExtra string) string {
+	return fmt.Sprintf("server:\n  listen: \"127.0.0.1:0\"\n  admin_listen: \"[::1]:0\"\n%supstreams:\n  %s:\n    targets: [%s]\n%s",
+		asLines(serverExtra), name, targets, asLines(upstreamExtra))
+}
+
+// asLines is s ending in a newline, or nothing for "".
+func asLines(s string) string {
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}
+
 // gatewayConfig is a config for one upstream "issuer" at target, with the
-// shipped config's routes; extra is appended under server:.
+// shipped config's routes; server and upstreamExtra are lines added under
+// server: and the upstream.
 func gatewayConfig(target, server, upstreamExtra string) string {
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-%s
-upstreams:
-  issuer:
-    targets: ["%s"]
-%s
-limiter:
+	return configHead(server, "issuer", strconv.Quote(target), upstreamExtra) + fmt.Sprintf(`limiter:
   classes:%s
 routes:
   - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"}
@@ -102,7 +112,7 @@ routes:
   - {name: health, method: GET, path: "/v1/health/{id}", upstream: issuer, class: high, key: "{id}"}
   - {name: checkin, method: POST, path: "/v1/venues/{venue}/checkins", upstream: issuer, class: high}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, server, target, upstreamExtra, shippedClasses)
+`, shippedClasses)
 }
 
 func startGateway(t *testing.T, config string) gatewayProc {

@@ -26,14 +26,7 @@ func reloadConfig(targets []string, variantB bool) string {
     - {name: batch,    max_queue: 100,  max_wait: 50ms}`
 		limits, codeClass = "initial_limit: 50\n  max_limit: 500", "high"
 	}
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-upstreams:
-  issuer:
-    targets: [%s]
-    timeout: 3s
-limiter:
+	return configHead("", "issuer", `"`+strings.Join(targets, `", "`)+`"`, "    timeout: 3s") + fmt.Sprintf(`limiter:
   %s
   classes:%s
 routes:
@@ -47,7 +40,7 @@ routes:
     coalesce: true
   - {name: checkin, method: POST, path: "/v1/venues/{venue}/checkins", upstream: issuer, class: high}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, `"`+strings.Join(targets, `", "`)+`"`, limits, classes, codeClass)
+`, limits, classes, codeClass)
 }
 
 // replaceFile writes content to path the way editors do: a new file

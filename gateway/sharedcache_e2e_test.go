@@ -18,14 +18,7 @@ const testAdminToken = "t0k3n-for-tests-0123456789"
 
 // echoRoutes is a gateway config in front of an echo-origin at target.
 func echoConfig(target string) string {
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-  admin_token: %q
-upstreams:
-  echo:
-    targets: [%q]
-limiter:
+	return configHead(fmt.Sprintf("  admin_token: %q", testAdminToken), "echo", strconv.Quote(target), "") + `limiter:
   classes: [{name: normal}]
 routes:
   - {name: flight, method: GET, path: "/flight/{id}", upstream: echo, class: normal, key: "{id}", coalesce: true, cache: {ttl: upstream}}
@@ -35,7 +28,7 @@ routes:
   - {name: pair, method: GET, path: "/pair/{a}/with/{b}", upstream: echo, class: normal, key: "{a}:{b}", cache: {ttl: upstream}}
   - {name: checked, method: GET, path: "/checked/{id}", upstream: echo, class: normal, key: "{id}", validate: {id: resident_id}}
   - {name: rest, path: "/*", upstream: echo, class: normal}
-`, testAdminToken, target)
+`
 }
 
 type echoProc struct{ *proctest.Proc }

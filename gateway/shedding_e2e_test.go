@@ -21,13 +21,7 @@ import (
 // starting at initial (between 1 and 150), and uncached routes, so that all
 // load reaches admission.
 func sheddingConfig(target string, initial int, perKey string) string {
-	return fmt.Sprintf(`server:
-  listen: "127.0.0.1:0"
-  admin_listen: "[::1]:0"
-upstreams:
-  issuer:
-    targets: ["%s"]
-limiter:
+	return configHead("", "issuer", strconv.Quote(target), "") + fmt.Sprintf(`limiter:
   initial_limit: %d
   min_limit: 1
   max_limit: 150
@@ -37,7 +31,7 @@ routes:
   - {name: code, method: GET, path: "/v1/codes/{id}", upstream: issuer, class: normal, key: "{id}"%s}
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}"}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, target, initial, shippedClasses, perKey)
+`, initial, shippedClasses, perKey)
 }
 
 // runLoadtest runs the real harness on scenario against target and
