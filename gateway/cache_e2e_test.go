@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"shedgate/loadtest/issuer"
+	"shedgate/residentid"
 )
 
 // cacheConfig is a full config with the code route cached (codeCache, by
@@ -56,7 +56,7 @@ func makeIDs(n int, seed uint64) []string {
 	seen := map[string]bool{}
 	for i := 0; i < n; {
 		birth := time.Date(1950+rng.IntN(60), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-		id := issuer.MakeID(rng, birth)
+		id := residentid.Make(rng, birth)
 		if !seen[id] {
 			seen[id], ids[i] = true, id
 			i++

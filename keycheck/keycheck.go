@@ -6,7 +6,11 @@
 // It knows no HTTP; the gateway maps configured names onto Check.
 package keycheck
 
-import "regexp"
+import (
+	"regexp"
+
+	"shedgate/residentid"
+)
 
 // Check reports whether a path parameter's value is well formed.
 type Check func(v []byte) bool
@@ -40,33 +44,17 @@ func Digits(v []byte) bool {
 	return true
 }
 
-// residentWeights are the ISO 7064 MOD 11-2 weights of the first 17
-// characters of a resident ID (GB 11643-1999), and residentCheck the check
-// character for each remainder of the weighted sum modulo 11.
-var (
-	residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	residentCheck   = "10X98765432"
-)
-
 // ResidentID reports whether v is a well-formed resident ID: 17 digits and
 // the check character they give (a digit or X, either case). It does not
 // check the region or the birth date: that is the issuer's business, and
 // a date check here would need the issuer's notion of today.
 func ResidentID(v []byte) bool {
-	if len(v) != 18 {
+	if len(v) != residentid.Len {
 		return false
 	}
-	sum := 0
-	for i, w := range residentWeights {
-		c := v[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		sum += int(c-'0') * w
-	}
-	want, got := residentCheck[sum%11], v[17]
+	want, got := residentid.CheckDigit(v[:residentid.Len-1]), v[residentid.Len-1]
 	if got == 'x' {
 		got = 'X'
 	}
-	return got == want
+	return want != 0 && got == want
 }

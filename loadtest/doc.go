@@ -29,6 +29,6 @@
 // while the scenario runs.
 //
 // The package treats the target as a black box over HTTP: it must never
-// import the gateway. It uses shedgate/loadtest/issuer only to make valid
+// import the gateway. It uses shedgate/residentid only to make valid
 // resident IDs.
 package loadtest

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"shedgate/loadtest/issuer"
+	"shedgate/residentid"
 )
 
 // Key distributions.
@@ -187,7 +187,7 @@ func residentID(seed uint64, i int64, minAge, maxAge int, today time.Time) strin
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	age := minAge + rng.IntN(maxAge-minAge+1)
 	birth := today.AddDate(-age, 0, -rng.IntN(365))
-	return issuer.MakeID(rng, birth)
+	return residentid.Make(rng, birth)
 }
 
 // utcDate returns midnight UTC of t's UTC date.

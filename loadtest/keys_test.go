@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"shedgate/loadtest/issuer"
+	"shedgate/residentid"
 )
 
 // mustKey compiles k, failing the test on a problem.
@@ -26,7 +26,7 @@ func TestResidentIDKeys(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range int64(1000) {
 		id := g.appendKey(nil, i, today)
-		if err := issuer.ValidID(id); err != nil {
+		if err := residentid.ValidAt(id, time.Now()); err != nil {
 			t.Fatalf("key %d = %s: %v", i, id, err)
 		}
 		birth, _ := time.Parse("20060102", string(id[6:14]))

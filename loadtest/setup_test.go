@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"shedgate/loadtest/issuer"
+	"shedgate/issuer"
 )
 
 // startIssuer runs the simulated issuer on loopback until the test ends

@@ -1,5 +1,5 @@
 // Command issuer-sim runs the simulated code-issuance backend of package
-// shedgate/loadtest/issuer: the main API on -listen, its counters and fault
+// shedgate/issuer: the main API on -listen, its counters and fault
 // controls on -admin.
 //
 // On start it prints one line to stdout,
@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"shedgate/loadtest/issuer"
+	"shedgate/issuer"
 )
 
 func main() {

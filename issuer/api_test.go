@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"shedgate/residentid"
 )
 
 // codeJSON is the answer of the code operations.
@@ -23,7 +25,7 @@ const testID = "11010519491231002X"
 
 // idAged returns a valid ID of a person aged years (plus a few days) at now.
 func idAged(now time.Time, years int) string {
-	return MakeID(nil, now.AddDate(-years, 0, -3))
+	return residentid.Make(nil, now.AddDate(-years, 0, -3))
 }
 
 func getCode(t *testing.T, ti *testIssuer, id string) (codeJSON, string) {
@@ -268,7 +270,7 @@ func TestHealthDistribution(t *testing.T) {
 	counts := map[string]int{}
 	start := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10000 {
-		counts[healthStatus([]byte(MakeID(nil, start.AddDate(0, 0, i))))]++
+		counts[healthStatus([]byte(residentid.Make(nil, start.AddDate(0, 0, i))))]++
 	}
 	if counts["green"] < 8700 || counts["yellow"] < 600 || counts["red"] < 100 || counts["red"] > 350 {
 		t.Errorf("health statuses of 10000 IDs: got %v; want about 90%% green, 8%% yellow, 2%% red", counts)

@@ -1,4 +1,4 @@
-package issuer
+package residentid
 
 import (
 	"errors"
@@ -8,26 +8,26 @@ import (
 	"time"
 )
 
-func TestValidID(t *testing.T) {
+func TestValidAt(t *testing.T) {
 	now := time.Date(2024, 6, 1, 8, 0, 0, 0, time.UTC)
 	f := func(id, wantReason string) {
 		t.Helper()
-		err := validIDAt([]byte(id), now)
+		err := ValidAt([]byte(id), now)
 		if wantReason == "" {
 			if err != nil {
-				t.Errorf("validIDAt(%q): got %v; want nil", id, err)
+				t.Errorf("ValidAt(%q): got %v; want nil", id, err)
 			}
 			return
 		}
-		var idErr *IDError
+		var idErr *Error
 		if !errors.As(err, &idErr) {
-			t.Fatalf("validIDAt(%q): got %v; want an *IDError", id, err)
+			t.Fatalf("ValidAt(%q): got %v; want an *Error", id, err)
 		}
 		if idErr.Reason != wantReason {
-			t.Errorf("validIDAt(%q): got reason %q; want %q", id, idErr.Reason, wantReason)
+			t.Errorf("ValidAt(%q): got reason %q; want %q", id, idErr.Reason, wantReason)
 		}
 		if len(id) > 4 && strings.Contains(err.Error(), id) {
-			t.Errorf("validIDAt(%q): error %q echoes the ID", id, err)
+			t.Errorf("ValidAt(%q): error %q echoes the ID", id, err)
 		}
 	}
 	f("11010519491231002X", "")                                   // X check digit
@@ -70,32 +70,16 @@ func TestMakeIDRoundTrip(t *testing.T) {
 	span := time.Since(start)
 	for range 2000 {
 		birth := start.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(24 * time.Hour)
-		id := MakeID(rng, birth)
-		if err := ValidID([]byte(id)); err != nil {
-			t.Fatalf("ValidID(MakeID(%v)): got %v; want nil", birth, err)
+		id := Make(rng, birth)
+		if err := ValidAt([]byte(id), time.Now()); err != nil {
+			t.Fatalf("ValidAt(Make(%v)): got %v; want nil", birth, err)
 		}
-		if got, _ := parseBirth([]byte(id)); !got.Equal(birth) {
-			t.Fatalf("birth date of MakeID(%v): got %v", birth, got)
+		if got, _ := Birth([]byte(id)); !got.Equal(birth) {
+			t.Fatalf("birth date of Make(%v): got %v", birth, got)
 		}
 	}
-	if err := ValidID([]byte(MakeID(nil, time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC)))); err != nil {
-		t.Errorf("ValidID(MakeID(nil, ...)): got %v; want nil", err)
+	if err := ValidAt([]byte(Make(nil, time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC))), time.Now()); err != nil {
+		t.Errorf("ValidAt(Make(nil, ...)): got %v; want nil", err)
 	}
 }
 
-func TestAgeAt(t *testing.T) {
-	birth := time.Date(2006, 6, 2, 0, 0, 0, 0, time.UTC)
-	f := func(now string, want int) {
-		t.Helper()
-		n, err := time.Parse(time.RFC3339, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := ageAt(birth, n); got != want {
-			t.Errorf("ageAt(2006-06-02, %s): got %d; want %d", now, got, want)
-		}
-	}
-	f("2024-06-01T23:59:59Z", 17)
-	f("2024-06-02T00:00:00Z", 18)
-	f("2024-12-31T00:00:00Z", 18)
-}

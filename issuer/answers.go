@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"shedgate/residentid"
 )
 
 // Limits of request fields.
@@ -13,7 +15,7 @@ const maxVenueLen = 64
 
 // checkID answers 400 and returns false if id is not a valid resident ID.
 func checkID(ctx *fasthttp.RequestCtx, id []byte, now time.Time) bool {
-	if err := validIDAt(id, now); err != nil {
+	if err := residentid.ValidAt(id, now); err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return false
 	}
@@ -53,7 +55,7 @@ func (s *Issuer) answerRelative(ctx *fasthttp.RequestCtx, id, rid []byte, now ti
 	if !checkID(ctx, id, now) || !checkID(ctx, rid, now) {
 		return
 	}
-	birth, _ := parseBirth(rid)
+	birth, _ := residentid.Birth(rid)
 	if age := ageAt(birth, now); age < 18 || age >= 60 {
 		writeCode(ctx, s.codes.get(string(rid), now), now)
 		return
@@ -161,4 +163,14 @@ func (s *Issuer) answerCheckin(ctx *fasthttp.RequestCtx, venue []byte, now time.
 		Status:        healthStatus([]byte(req.ID)),
 		UnveiledUntil: until.Format(time.RFC3339),
 	})
+}
+
+// ageAt returns the age in whole years at now of a person born at birth.
+func ageAt(birth, now time.Time) int {
+	now = now.UTC()
+	age := now.Year() - birth.Year()
+	if now.Month() < birth.Month() || now.Month() == birth.Month() && now.Day() < birth.Day() {
+		age--
+	}
+	return age
 }
