@@ -118,4 +118,3 @@ func Make(rng *rand.Rand, birth time.Time) string {
 	b = append(b, byte('0'+intN(10)), byte('0'+intN(10)), byte('0'+intN(10)))
 	return string(append(b, CheckDigit(b)))
 }
-

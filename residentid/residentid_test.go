@@ -82,4 +82,3 @@ func TestMakeIDRoundTrip(t *testing.T) {
 		t.Errorf("ValidAt(Make(nil, ...)): got %v; want nil", err)
 	}
 }
-
