@@ -29,9 +29,13 @@ import (
 // skipped (fastcache's per-entry limit, less its own overhead).
 const MaxEntryBytes = 64*1024 - 16
 
+// DefaultMaxBytes is what a zero Config.MaxBytes stands for; configs gives
+// a gateway config the same.
+const DefaultMaxBytes = 512 << 20
+
 // Config configures a Cache. Zero values mean the documented defaults.
 type Config struct {
-	// MaxBytes bounds the memory used by entries. Default 512 MiB;
+	// MaxBytes bounds the memory used by entries. Default DefaultMaxBytes;
 	// fastcache rounds it up to a multiple of 32 MiB.
 	MaxBytes int
 	// PersistPath, when set, is the directory Save writes to and New
@@ -57,7 +61,7 @@ type Cache struct {
 func New(cfg Config) (*Cache, error) {
 	maxBytes := cfg.MaxBytes
 	if maxBytes <= 0 {
-		maxBytes = 512 << 20
+		maxBytes = DefaultMaxBytes
 	}
 	c := &Cache{persistPath: cfg.PersistPath}
 	if cfg.PersistPath == "" {

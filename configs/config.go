@@ -16,6 +16,10 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"shedgate/cache"
+	"shedgate/limiter"
+	"shedgate/upstream"
 )
 
 // MinCacheBytes is the smallest cache.max_bytes accepted: fastcache never
@@ -409,23 +413,29 @@ func (c *Config) setDefaults() {
 		MaxBodyBytes:   65536,
 		DrainTimeout:   30 * time.Second,
 	}
-	c.Limiter = Limiter{InitialLimit: 20, MinLimit: 2, MaxLimit: 1000}
-	c.Cache = Cache{MaxBytes: 512 << 20, PersistEvery: time.Minute}
+	c.Limiter = Limiter{InitialLimit: limiter.DefaultInitialLimit, MinLimit: limiter.DefaultMinLimit,
+		MaxLimit: limiter.DefaultMaxLimit}
+	c.Cache = Cache{MaxBytes: cache.DefaultMaxBytes, PersistEvery: time.Minute}
 }
 
 func (u *Upstream) setDefaults() {
-	u.Timeout = 2 * time.Second
-	u.MaxConnsPerTarget = 1024
-	u.DeadlineHeader = "X-Request-Deadline"
-	u.Health = Health{Interval: time.Second, Timeout: 500 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2}
-	u.Outlier = Outlier{ConsecutiveFailures: 5, FailureRatio: 0.3, MinRequests: 20, Window: 10 * time.Second,
-		BaseEjection: time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 3}
-	u.Retry = Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3}
+	u.Timeout = upstream.DefaultTimeout
+	u.MaxConnsPerTarget = upstream.DefaultMaxConnsPerTarget
+	u.DeadlineHeader = upstream.DefaultDeadlineHeader
+	u.Health = Health{Interval: upstream.DefaultHealthInterval, Timeout: upstream.DefaultHealthTimeout,
+		HealthyAfter: upstream.DefaultHealthyAfter, UnhealthyAfter: upstream.DefaultUnhealthyAfter}
+	// The two ejection rules are off in the library; a gateway config
+	// turns them on.
+	u.Outlier = Outlier{ConsecutiveFailures: 5, FailureRatio: 0.3, MinRequests: upstream.DefaultMinRequests,
+		Window: upstream.DefaultOutlierWindow, BaseEjection: upstream.DefaultBaseEjection,
+		MaxEjection: upstream.DefaultMaxEjection, HalfOpenProbes: upstream.DefaultHalfOpenProbes}
+	u.Retry = Retry{Attempts: upstream.DefaultAttempts, BudgetRatio: upstream.DefaultBudgetRatio,
+		MinPerSecond: upstream.DefaultMinRetriesPerSecond}
 }
 
 func (c *Class) setDefaults() {
-	c.MaxQueue = 1000
-	c.MaxWait = time.Second
+	c.MaxQueue = 1000 // the library's zero means no queue: a config class queues by default
+	c.MaxWait = limiter.DefaultMaxWait
 }
 
 func (c *RouteCache) setDefaults() { c.TTL = TTLUpstream }

@@ -25,9 +25,19 @@ type ClassConfig struct {
 	// means no queue: a request that finds no free slot is rejected at once.
 	MaxQueue int
 	// MaxWait bounds the time a request of this class waits for a slot.
-	// Default 100ms.
+	// Default DefaultMaxWait.
 	MaxWait time.Duration
 }
+
+// The values a zero field of Config or ClassConfig stands for (a zero
+// MaxQueue is no queue). configs gives a gateway config the same ones,
+// read from here.
+const (
+	DefaultInitialLimit = 20
+	DefaultMinLimit     = 2
+	DefaultMaxLimit     = 1000
+	DefaultMaxWait      = time.Second
+)
 
 // Config configures a Limiter. Every field's zero value means its
 // documented default; only Classes is required.
@@ -362,9 +372,9 @@ func (l *Limiter) Close() {
 // field.
 func (cfg Config) normalize() (Config, error) {
 	c := cfg
-	c.InitialLimit = orInt(c.InitialLimit, 20)
-	c.MinLimit = orInt(c.MinLimit, 2)
-	c.MaxLimit = orInt(c.MaxLimit, 1000)
+	c.InitialLimit = orInt(c.InitialLimit, DefaultInitialLimit)
+	c.MinLimit = orInt(c.MinLimit, DefaultMinLimit)
+	c.MaxLimit = orInt(c.MaxLimit, DefaultMaxLimit)
 	c.SampleWindow = orDur(c.SampleWindow, 100*time.Millisecond)
 	c.MinSamples = orInt(c.MinSamples, 10)
 	c.BaselineWindow = orDur(c.BaselineWindow, 30*time.Second)
@@ -402,7 +412,7 @@ func (cfg Config) normalize() (Config, error) {
 		if err := checkClass(cc, cfg.Classes[:i]); err != nil {
 			return c, err
 		}
-		cc.MaxWait = orDur(cc.MaxWait, 100*time.Millisecond)
+		cc.MaxWait = orDur(cc.MaxWait, DefaultMaxWait)
 		c.Classes[i] = cc
 	}
 	return c, nil

@@ -34,13 +34,13 @@ type Health struct {
 	UnhealthyAfter int
 }
 
-func (h *Health) interval() time.Duration { return orDefault(h.Interval, time.Second) }
+func (h *Health) interval() time.Duration { return orDefault(h.Interval, DefaultHealthInterval) }
 
-func (h *Health) timeout() time.Duration { return orDefault(h.Timeout, 500*time.Millisecond) }
+func (h *Health) timeout() time.Duration { return orDefault(h.Timeout, DefaultHealthTimeout) }
 
-func (h *Health) healthyAfter() int { return orDefault(h.HealthyAfter, 2) }
+func (h *Health) healthyAfter() int { return orDefault(h.HealthyAfter, DefaultHealthyAfter) }
 
-func (h *Health) unhealthyAfter() int { return orDefault(h.UnhealthyAfter, 2) }
+func (h *Health) unhealthyAfter() int { return orDefault(h.UnhealthyAfter, DefaultUnhealthyAfter) }
 
 // Start starts the health checkers of the pool's targets when Health.Path
 // is set. A target kept from a previous pool keeps its running checker and

@@ -43,17 +43,19 @@ type Outlier struct {
 
 func (o *Outlier) enabled() bool { return o.ConsecutiveFailures > 0 || o.FailureRatio > 0 }
 
-func (o *Outlier) minRequests() int64 { return int64(orDefault(o.MinRequests, 20)) }
+func (o *Outlier) minRequests() int64 { return int64(orDefault(o.MinRequests, DefaultMinRequests)) }
 
-func (o *Outlier) window() time.Duration { return orDefault(o.Window, 10*time.Second) }
+func (o *Outlier) window() time.Duration { return orDefault(o.Window, DefaultOutlierWindow) }
 
-func (o *Outlier) baseEjection() time.Duration { return orDefault(o.BaseEjection, time.Second) }
+func (o *Outlier) baseEjection() time.Duration { return orDefault(o.BaseEjection, DefaultBaseEjection) }
 
 func (o *Outlier) maxEjection() time.Duration {
-	return max(orDefault(o.MaxEjection, 30*time.Second), o.baseEjection())
+	return max(orDefault(o.MaxEjection, DefaultMaxEjection), o.baseEjection())
 }
 
-func (o *Outlier) halfOpenProbes() int32 { return int32(orDefault(o.HalfOpenProbes, 3)) }
+func (o *Outlier) halfOpenProbes() int32 {
+	return int32(orDefault(o.HalfOpenProbes, DefaultHalfOpenProbes))
+}
 
 // bucketWidth is the span of one window bucket.
 func (o *Outlier) bucketWidth() time.Duration {

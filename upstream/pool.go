@@ -95,9 +95,9 @@ func orDefault[T int | float64 | time.Duration](v, def T) T {
 	return def
 }
 
-func (c *Config) timeout() time.Duration { return orDefault(c.Timeout, 2*time.Second) }
+func (c *Config) timeout() time.Duration { return orDefault(c.Timeout, DefaultTimeout) }
 
-func (c *Config) maxConns() int { return orDefault(c.MaxConnsPerTarget, 1024) }
+func (c *Config) maxConns() int { return orDefault(c.MaxConnsPerTarget, DefaultMaxConnsPerTarget) }
 
 // epoch anchors the package's clock readings: a moment is held as
 // nanoseconds since epoch, so that it fits an atomic int64.

@@ -21,11 +21,11 @@ type Retry struct {
 	MinPerSecond float64
 }
 
-func (r *Retry) attempts() int { return orDefault(r.Attempts, 2) }
+func (r *Retry) attempts() int { return orDefault(r.Attempts, DefaultAttempts) }
 
-func (r *Retry) budgetRatio() float64 { return orDefault(r.BudgetRatio, 0.1) }
+func (r *Retry) budgetRatio() float64 { return orDefault(r.BudgetRatio, DefaultBudgetRatio) }
 
-func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, 3) }
+func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, DefaultMinRetriesPerSecond) }
 
 // DoRetry sends req like Do and, when idempotent is true, tries it again
 // (on another target when one is available) after an attempt that got no
