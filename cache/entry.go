@@ -47,12 +47,6 @@ func (e *Entry) AppendHeader(k, v []byte) {
 	e.headers = append(e.headers, v...)
 }
 
-// Reset clears e for reuse, keeping its header buffer.
-func (e *Entry) Reset() {
-	h, v, y := e.headers[:0], e.Variant[:0], e.Vary[:0]
-	*e = Entry{headers: h, Variant: v, Vary: y}
-}
-
 // Header returns the header pair at position pos and the position of the
 // next one; ok is false past the last header. Iterate with
 //

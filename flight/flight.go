@@ -83,7 +83,7 @@ func (g *Group[V]) Do(key []byte, deadline time.Time, start func() func() (V, er
 		k := string(key)
 		g.calls[k] = c
 		g.mu.Unlock()
-		go g.run(k, c, g.prepare(k, c, start))
+		go g.run(k, c, prepare(start))
 		g.mu.Lock()
 	}
 	g.mu.Unlock()
@@ -112,7 +112,7 @@ func wait[V any](c *call[V], deadline time.Time) (v V, err error) {
 
 // prepare runs start for a new call; a panic in it fails the call like a
 // panic in the call itself.
-func (g *Group[V]) prepare(key string, c *call[V], start func() func() (V, error)) (fn func() (V, error)) {
+func prepare[V any](start func() func() (V, error)) (fn func() (V, error)) {
 	defer func() {
 		if p := recover(); p != nil {
 			fn = func() (V, error) { panic(p) }

@@ -95,7 +95,7 @@ func userHash(key []byte) uint64 {
 // round trip and its outcome back to the adaptive limit.
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	start := time.Now()
-	err := rt.pool.DoRetry(req, resp, deadline, rt.cfg.Idempotent)
+	err := rt.pool.Send(req, resp, deadline, rt.cfg.Idempotent)
 	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
 	return err
 }
@@ -118,13 +118,14 @@ func outcomeOf(err error, status int) limiter.Outcome {
 
 // reject answers a request that admission or its key's rate turned away:
 // a stale copy when one exists (X-Cache: STALE), else status (503 or 429)
-// with Retry-After and a small JSON body. It allocates nothing.
-func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, status, retryAfter int) {
+// with Retry-After: retrySecs (clamped to [1, 60]) and a small JSON body.
+// It allocates nothing.
+func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, status, retrySecs int) {
 	sc.rejected = true
 	if g.serveStale(ctx, sc) {
 		return
 	}
-	n := clampRetryAfter(retryAfter)
+	n := clampRetryAfter(retrySecs)
 	body := rt.rejects.busy[n]
 	if status == fasthttp.StatusTooManyRequests {
 		body = rt.rejects.tooFast[n]

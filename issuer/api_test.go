@@ -228,10 +228,10 @@ func TestKeySeedSharesKey(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	defer c.Close()
-	if !a.PublicKey().Equal(b.PublicKey()) {
+	if !a.publicKey().Equal(b.publicKey()) {
 		t.Errorf("same seed: got different keys")
 	}
-	if a.PublicKey().Equal(c.PublicKey()) {
+	if a.publicKey().Equal(c.publicKey()) {
 		t.Errorf("no seed: got the seeded key")
 	}
 }

@@ -106,7 +106,7 @@ func TestWorkersChangeAtRunTime(t *testing.T) {
 	if st.Workers != 8 || st.Faults.Workers != 8 || st.Served != 8 {
 		t.Errorf("after raising workers: got workers %d, faults.workers %d, served %d; want 8 8 8", st.Workers, st.Faults.Workers, st.Served)
 	}
-	if err := ti.SetWorkers(2); err != nil {
+	if err := ti.setWorkers(2); err != nil {
 		t.Fatal(err)
 	}
 	if took := concurrently(t, ti, 6); took < 85*time.Millisecond {
@@ -115,8 +115,8 @@ func TestWorkersChangeAtRunTime(t *testing.T) {
 	if got := ti.stats(t).Workers; got != 2 {
 		t.Errorf("workers after lowering: got %d; want 2", got)
 	}
-	if err := ti.SetWorkers(0); err == nil {
-		t.Errorf("SetWorkers(0): got nil; want an error")
+	if err := ti.setWorkers(0); err == nil {
+		t.Errorf("setWorkers(0): got nil; want an error")
 	}
 }
 

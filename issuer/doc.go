@@ -12,7 +12,7 @@
 // queue, so that under sustained overload it collapses the way the real one
 // did, still doing work for clients that gave up long ago. Faults (error
 // rate, added latency, hang, outage) and the worker count can be changed
-// while it runs, through Issuer.SetFaults or its admin listener, which also
+// while it runs, through its admin listener, which also
 // reports its counters as JSON.
 //
 // It must not be imported by the gateway: the gateway treats it as any

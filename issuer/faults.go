@@ -113,11 +113,11 @@ func (s *Issuer) faultsLocked() Faults {
 	}
 }
 
-// SetFaults replaces the current faults. Setting Outage closes the main
+// setFaults replaces the current faults. Setting Outage closes the main
 // listener and its connections; clearing it listens again on the same
 // address, and an error doing so is returned (the other faults are set and
 // the outage stays). It is safe for concurrent use.
-func (s *Issuer) SetFaults(f Faults) error {
+func (s *Issuer) setFaults(f Faults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}

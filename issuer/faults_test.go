@@ -25,7 +25,7 @@ func TestErrorRateFault(t *testing.T) {
 	if c.Serial != 1 {
 		t.Errorf("serial after an injected error: got %d; want 1 (no state change)", c.Serial)
 	}
-	ti.SetFaults(Faults{ErrorRate: 1})
+	ti.setFaults(Faults{ErrorRate: 1})
 	if status, _ := scan(t, ti, c.Code, "s1"); status != 500 {
 		t.Errorf("scan with error rate 1: got %d; want 500", status)
 	}
@@ -120,7 +120,7 @@ func TestOutageAtStart(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", ti.addr, time.Second); err == nil {
 		t.Errorf("dial with an outage from the start: got a connection; want refused")
 	}
-	if err := ti.SetFaults(Faults{}); err != nil {
+	if err := ti.setFaults(Faults{}); err != nil {
 		t.Fatalf("clear outage: %v", err)
 	}
 	if status, _, _ := ti.do(t, "GET", "/v1/keys", ""); status != 200 {

@@ -140,16 +140,16 @@ func New(cfg Config) (*Issuer, error) {
 	return s, nil
 }
 
-// PublicKey returns the Ed25519 public key that verifies the issuer's codes.
+// publicKey returns the Ed25519 public key that verifies the issuer's codes.
 // The caller must not modify it.
-func (s *Issuer) PublicKey() ed25519.PublicKey {
+func (s *Issuer) publicKey() ed25519.PublicKey {
 	return s.pub
 }
 
-// SetWorkers changes the worker count at run time, from 1 to 100000.
+// setWorkers changes the worker count at run time, from 1 to 100000.
 // Queued requests are kept; surplus workers stop after their current
 // request.
-func (s *Issuer) SetWorkers(n int) error {
+func (s *Issuer) setWorkers(n int) error {
 	if n < 1 || n > maxWorkers {
 		return fmt.Errorf("issuer: workers %d out of [1, %d]", n, maxWorkers)
 	}

@@ -65,9 +65,9 @@ func (d *Demand) User(keyHash uint64) uint64 {
 	return (7-demandRank[d.add(keyHash)])<<61 | keyHash>>3
 }
 
-// Estimate returns how many requests for keyHash the sketch has counted
+// count returns how many requests for keyHash the sketch has counted
 // (at most 15) since they last faded.
-func (d *Demand) Estimate(keyHash uint64) int {
+func (d *Demand) count(keyHash uint64) int {
 	return d.estimate(mix(keyHash))
 }
 

@@ -11,12 +11,12 @@ func TestDemandCounts(t *testing.T) {
 	d := NewDemand(1 << 12)
 	for i := range 20 {
 		d.User(7)
-		if got, want := d.Estimate(7), min(i+1, 15); got != want {
+		if got, want := d.count(7), min(i+1, 15); got != want {
 			t.Fatalf("after %d requests Estimate = %d, want %d (a counter saturates at 15)", i+1, got, want)
 		}
 	}
 	for k := uint64(100); k < 200; k++ {
-		if got := d.Estimate(k); got != 0 {
+		if got := d.count(k); got != 0 {
 			t.Errorf("key %d never asked for: Estimate = %d, want 0", k, got)
 		}
 	}
@@ -27,14 +27,14 @@ func TestDemandFades(t *testing.T) {
 	for range 12 {
 		d.User(1)
 	}
-	if got := d.Estimate(1); got != 12 {
+	if got := d.count(1); got != 12 {
 		t.Fatalf("Estimate = %d, want 12", got)
 	}
 	// Fill the rest of the sample with two other keys: the counters halve.
 	for k := range uint64(10240 - 12) {
 		d.User(1000 + k%2)
 	}
-	if got := d.Estimate(1); got != 6 {
+	if got := d.count(1); got != 6 {
 		t.Errorf("after a sample Estimate = %d, want 6 (halved)", got)
 	}
 }
@@ -91,7 +91,7 @@ func TestDemandConcurrent(t *testing.T) {
 	wg.Wait()
 	// Concurrent increments of one key are none of them lost (and the
 	// 8,000 others, spread over 65,536 counters, left its counters alone).
-	if got := d.Estimate(7); got != 15 {
+	if got := d.count(7); got != 15 {
 		t.Errorf("16 concurrent requests for one key: Estimate = %d, want 15 (saturated)", got)
 	}
 	d = NewDemand(1 << 16)
@@ -106,7 +106,7 @@ func TestDemandConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := d.Estimate(7); got != 12 {
+	if got := d.count(7); got != 12 {
 		t.Errorf("12 concurrent requests for one key: Estimate = %d, want 12", got)
 	}
 }

@@ -91,8 +91,9 @@ func NewKeyRate(cfg KeyRateConfig) *KeyRate {
 }
 
 // Allow takes one token from keyHash's bucket. It returns true, or false
-// and how long until a token will be there. It allocates nothing.
-func (k *KeyRate) Allow(keyHash uint64) (ok bool, retryAfter time.Duration) {
+// and the wait until the bucket holds a token again (the caller rounds it
+// into a Retry-After). It allocates nothing.
+func (k *KeyRate) Allow(keyHash uint64) (ok bool, wait time.Duration) {
 	if k.shards == nil {
 		return true, 0
 	}
@@ -113,7 +114,7 @@ func (k *KeyRate) Allow(keyHash uint64) (ok bool, retryAfter time.Duration) {
 		s.mu.Unlock()
 		return true, 0
 	}
-	wait := time.Duration(math.Ceil((1 - e.tokens) / k.perNs))
+	wait = time.Duration(math.Ceil((1 - e.tokens) / k.perNs))
 	s.mu.Unlock()
 	return false, wait
 }

@@ -150,7 +150,7 @@ func rawBackend(t *testing.T, readFirst bool) (addr string, conns, requests *ato
 	return ln.Addr().String(), conns, requests
 }
 
-// call sends one request through p (DoRetry when retry is set, else Do)
+// call sends one request through p (Send when retry is set, else a single attempt)
 // and returns the status (0 on error), the time it took and the error.
 func call(p *Pool, method string, deadline time.Time, retry, idempotent bool) (int, time.Duration, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -161,9 +161,9 @@ func call(p *Pool, method string, deadline time.Time, retry, idempotent bool) (i
 	start := time.Now()
 	var err error
 	if retry {
-		err = p.DoRetry(req, resp, deadline, idempotent)
+		err = p.Send(req, resp, deadline, idempotent)
 	} else {
-		err = p.Do(req, resp, deadline)
+		err = p.attempt(req, resp, deadline)
 	}
 	took := time.Since(start)
 	if err != nil {

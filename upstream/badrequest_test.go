@@ -14,7 +14,7 @@ import (
 // ordinary request still goes through afterwards.
 func TestUnsendableRequestsNeverEjectTheTarget(t *testing.T) {
 	addr, _ := slowBackend(t, 0)
-	p, err := NewPool(Config{Name: "u", Targets: []string{addr},
+	p, err := newPool(Config{Name: "u", Targets: []string{addr},
 		Outlier: Outlier{ConsecutiveFailures: 5, FailureRatio: 0.3, MinRequests: 20, Window: 10 * time.Second,
 			BaseEjection: 30 * time.Second, MaxEjection: 30 * time.Second, HalfOpenProbes: 1}})
 	if err != nil {
@@ -27,7 +27,7 @@ func TestUnsendableRequestsNeverEjectTheTarget(t *testing.T) {
 	for i := range 1000 {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		bad[i%len(bad)](req)
-		err := p.DoRetry(req, resp, time.Now().Add(time.Second), i%3 == 0)
+		err := p.Send(req, resp, time.Now().Add(time.Second), i%3 == 0)
 		fasthttp.ReleaseRequest(req)
 		fasthttp.ReleaseResponse(resp)
 		if !errors.Is(err, ErrBadRequest) {

@@ -52,7 +52,7 @@ func TestBudgetSteadyState(t *testing.T) {
 }
 
 func TestBudgetKeptAcrossReload(t *testing.T) {
-	prev, _ := NewPool(Config{Name: "u", Targets: []string{"127.0.0.1:1"}, Retry: Retry{BudgetRatio: 0.5}})
+	prev, _ := newPool(Config{Name: "u", Targets: []string{"127.0.0.1:1"}, Retry: Retry{BudgetRatio: 0.5}})
 	for range 10 {
 		prev.budget.deposit(prev.now())
 	}

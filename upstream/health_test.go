@@ -16,7 +16,7 @@ import (
 func TestKilledTargetStopsAndComesBack(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	const interval = 200 * time.Millisecond
-	p, err := NewPool(Config{
+	p, err := newPool(Config{
 		Name: "u", Targets: []string{a.addr, b.addr}, Timeout: time.Second,
 		Health:  Health{Path: "/healthz", Interval: interval, Timeout: 100 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2},
 		Outlier: Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, BaseEjection: time.Second, MaxEjection: 10 * time.Second},
@@ -60,7 +60,7 @@ func TestKilledTargetStopsAndComesBack(t *testing.T) {
 	if errs > 0 {
 		stoppedAfter = lastErr.Sub(killedAt)
 	}
-	t.Logf("killed target: Do %d errors of %d (%s), last %v after the kill; DoRetry %d errors of %d, %d retries; "+
+	t.Logf("killed target: single attempts %d errors of %d (%s), last %v after the kill; Send %d errors of %d, %d retries; "+
 		"dead target %s with %d attempts in its last 0.5s; back: first request %v after it listened again (interval %v)",
 		errs, sent, pct(errs, sent), stoppedAfter.Round(time.Millisecond), rerrs, rsent, p.Retries(),
 		state, attemptsLate, back.Round(time.Millisecond), interval)
@@ -72,10 +72,10 @@ func TestKilledTargetStopsAndComesBack(t *testing.T) {
 	// the requests sent, as this was, depends on how fast a busy machine
 	// sends: 5 of 480 failed it.)
 	if errs > 5+2 {
-		t.Fatalf("Do: %d errors of %d requests; want at most 7 (5 to open the breaker, 2 in flight)", errs, sent)
+		t.Fatalf("single attempts: %d errors of %d requests; want at most 7 (5 to open the breaker, 2 in flight)", errs, sent)
 	}
 	if rerrs != 0 {
-		t.Fatalf("DoRetry: %d errors of %d GETs; want 0: a refused or reset GET is retried on the live target", rerrs, rsent)
+		t.Fatalf("Send: %d errors of %d GETs; want 0: a refused or reset GET is retried on the live target", rerrs, rsent)
 	}
 	if attemptsLate != 0 || state != StateUnhealthy {
 		t.Fatalf("dead target: %d attempts in the last 0.5s, state %v; want 0 and unhealthy", attemptsLate, state)
@@ -91,7 +91,7 @@ func TestKilledTargetStopsAndComesBack(t *testing.T) {
 func TestCheckersFollowPools(t *testing.T) {
 	a := newBackend(t)
 	cfg := Config{Name: "u", Targets: []string{a.addr}, Health: Health{Path: "/healthz", Interval: 20 * time.Millisecond}}
-	prev, _ := NewPool(cfg)
+	prev, _ := newPool(cfg)
 	probesWithin := func(d time.Duration) int64 {
 		n := a.probes.Load()
 		time.Sleep(d)
@@ -126,7 +126,7 @@ func TestCheckersFollowPools(t *testing.T) {
 		t.Fatalf("target unhealthy after its checks stopped; want healthy (no checks)")
 	}
 	// A pool never started stops quietly, and a stopped one never starts.
-	idle, _ := NewPool(cfg)
+	idle, _ := newPool(cfg)
 	idle.Stop()
 	idle.Start()
 	if n := probesWithin(60 * time.Millisecond); n != 0 {
@@ -140,7 +140,7 @@ func TestCheckersFollowPools(t *testing.T) {
 func TestHealthVerdictKeptOverTheHandOver(t *testing.T) {
 	dead, _, _ := rawBackend(t, false)
 	cfg := Config{Name: "u", Targets: []string{dead}, Health: Health{Path: "/healthz", Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond}}
-	prev, _ := NewPool(cfg)
+	prev, _ := newPool(cfg)
 	prev.Start()
 	defer prev.Stop()
 	tg := prev.Target(dead)
@@ -165,7 +165,7 @@ func TestHealthVerdictKeptOverTheHandOver(t *testing.T) {
 func TestRevivedTargetGetsFreshConnections(t *testing.T) {
 	a := newBackend(t)
 	const interval = 50 * time.Millisecond
-	p, err := NewPool(Config{
+	p, err := newPool(Config{
 		Name: "u", Targets: []string{a.addr}, Timeout: time.Second,
 		Health:  Health{Path: "/healthz", Interval: interval, Timeout: 50 * time.Millisecond, HealthyAfter: 2, UnhealthyAfter: 2},
 		Outlier: Outlier{ConsecutiveFailures: 1, BaseEjection: time.Second, MaxEjection: 10 * time.Second},
@@ -208,7 +208,7 @@ func TestRevivedTargetGetsFreshConnections(t *testing.T) {
 // connection left from before.
 func TestResetDropsIdleConnections(t *testing.T) {
 	a := newBackend(t)
-	p, err := NewPool(Config{Name: "u", Targets: []string{a.addr}, Timeout: time.Second})
+	p, err := newPool(Config{Name: "u", Targets: []string{a.addr}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 func TestHangingTargetEjected(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	const timeout = 200 * time.Millisecond
-	p, _ := NewPool(Config{
+	p, _ := newPool(Config{
 		Name: "u", Targets: []string{a.addr, b.addr}, Timeout: timeout,
 		Outlier: Outlier{ConsecutiveFailures: 3, BaseEjection: time.Second, MaxEjection: 10 * time.Second, HalfOpenProbes: 1},
 	})
@@ -54,11 +54,11 @@ func TestHangingTargetEjected(t *testing.T) {
 }
 
 // TestUnavailableDialsNothing checks that an ejected target costs no
-// connection: Do answers ErrUnavailable at once and attempts nothing.
+// connection: an attempt answers ErrUnavailable at once and attempts nothing.
 func TestUnavailableDialsNothing(t *testing.T) {
 	addr, conns, _ := rawBackend(t, true)
 	clock := fakeclock.New(time.Now())
-	p, _ := NewPool(Config{Name: "u", Targets: []string{addr}, Clock: clock.Now,
+	p, _ := newPool(Config{Name: "u", Targets: []string{addr}, Clock: clock.Now,
 		Outlier: Outlier{ConsecutiveFailures: 2, BaseEjection: time.Second, HalfOpenProbes: 1}})
 	for range 2 {
 		if err := get(p, time.Time{}); !errors.Is(err, ErrUnavailable) {

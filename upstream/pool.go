@@ -10,15 +10,15 @@
 //
 // A target is available when its health checks pass (or none run) and its
 // breaker is closed, or half-open with a probe slot free. When no target is
-// available, Do and DoRetry return ErrUnavailable at once without dialling,
+// available, Send returns ErrUnavailable at once without dialling,
 // so an outage costs no connection storm: a dead target gets at most one
 // health probe per interval and a few breaker probes per ejection.
 //
 // It knows nothing of routes, caching or admission: the gateway decides
 // whether a request may go out and whether it is idempotent; upstream only
-// decides where it goes, how long it may take and, for DoRetry, whether a
-// failed idempotent attempt is tried again. Do never retries, and DoRetry
-// never sends a non-idempotent request twice.
+// decides where it goes, how long it may take and whether a failed
+// idempotent attempt is tried again: Send never sends a non-idempotent
+// request twice.
 package upstream
 
 import (
@@ -28,11 +28,9 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
-// Sentinel errors returned by Pool.Do and Pool.DoRetry. Callers map them to
+// Sentinel errors returned by Pool.Send. Callers map them to
 // HTTP statuses.
 var (
 	// ErrTimeout means the attempt's deadline passed before an answer came.
@@ -72,7 +70,7 @@ type Config struct {
 	// Outlier configures passive outlier detection and the breaker.
 	// Default: off (see Outlier).
 	Outlier Outlier
-	// Retry configures DoRetry. Default 2 attempts, a 10% budget with a
+	// Retry configures Send's retries. Default 2 attempts, a 10% budget with a
 	// floor of 3 retries per second (see Retry).
 	Retry Retry
 	// DeadlineHeader names the request header in which each attempt tells
@@ -120,12 +118,6 @@ type Pool struct {
 	mu      sync.Mutex // guards started and stopped
 	started bool
 	stopped bool
-}
-
-// NewPool builds a pool for cfg. It dials nothing until the first request
-// and runs no health checks until Start.
-func NewPool(cfg Config) (*Pool, error) {
-	return NewPoolFrom(nil, cfg)
 }
 
 // NewPoolFrom builds a pool for cfg that keeps prev's targets (their open
@@ -202,17 +194,6 @@ func (p *Pool) Targets() []*Target { return p.targets }
 
 // now reads the pool's clock as nanoseconds since epoch.
 func (p *Pool) now() int64 { return int64(p.clock().Sub(epoch)) }
-
-// Do sends req once to the least-pending available target and reads the
-// answer into resp. The attempt ends at the earlier of deadline and
-// now+Timeout; a zero deadline means now+Timeout. When no target is
-// available it returns ErrUnavailable at once. Do never retries; the answer,
-// whatever its status, feeds the target's outlier detection. req and resp
-// stay owned by the caller; Do sets the deadline header on req when one is
-// configured.
-func (p *Pool) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	return p.send(req, resp, deadline, false, false)
-}
 
 // pick returns the index of an available target with the fewest requests
 // in flight, ties broken at random, preferring targets not in avoid (a bit

@@ -6,7 +6,7 @@ import (
 )
 
 func TestNewPoolFromKeepsUnchangedTargets(t *testing.T) {
-	prev, err := NewPool(Config{Name: "u", Targets: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}})
+	prev, err := newPool(Config{Name: "u", Targets: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestNewPoolFromKeepsUnchangedTargets(t *testing.T) {
 }
 
 func TestPickPrefersLeastPending(t *testing.T) {
-	p, _ := NewPool(Config{Name: "u", Targets: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}})
+	p, _ := newPool(Config{Name: "u", Targets: []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}})
 	p.targets[0].pending.Store(5)
 	p.targets[1].pending.Store(1)
 	p.targets[2].pending.Store(3)
@@ -54,7 +54,7 @@ func TestPickPrefersLeastPending(t *testing.T) {
 	}
 }
 
-// pickOne is one selection with nothing to avoid, as Do makes it.
+// pickOne is one selection with nothing to avoid, as a single attempt makes it.
 func pickOne(p *Pool) *Target {
 	i, _ := p.pick(0, p.now())
 	return p.targets[i]

@@ -34,7 +34,7 @@ var protected = Config{
 func BenchmarkPick(b *testing.B) {
 	cfg := protected
 	cfg.Targets = []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4"}
-	p, _ := NewPool(cfg)
+	p, _ := newPool(cfg)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -45,13 +45,13 @@ func BenchmarkPick(b *testing.B) {
 	})
 }
 
-// BenchmarkDo measures Do and DoRetry, all protections on, against a
+// BenchmarkDo measures single attempts and Send, all protections on, against a
 // fasthttp backend on loopback, next to the bare HostClient they wrap.
 func BenchmarkDo(b *testing.B) {
 	addr := fastBackend(b)
 	cfg := protected
 	cfg.Targets = []string{addr}
-	p, _ := NewPool(cfg)
+	p, _ := newPool(cfg)
 	run := func(b *testing.B, do func(req *fasthttp.Request, resp *fasthttp.Response) error) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -73,17 +73,17 @@ func BenchmarkDo(b *testing.B) {
 			return c.DoDeadline(req, resp, time.Now().Add(time.Second))
 		})
 	})
-	b.Run("Do", func(b *testing.B) {
-		run(b, func(req *fasthttp.Request, resp *fasthttp.Response) error { return p.Do(req, resp, time.Time{}) })
+	b.Run("attempt", func(b *testing.B) {
+		run(b, func(req *fasthttp.Request, resp *fasthttp.Response) error { return p.attempt(req, resp, time.Time{}) })
 	})
-	b.Run("DoRetry", func(b *testing.B) {
+	b.Run("Send", func(b *testing.B) {
 		run(b, func(req *fasthttp.Request, resp *fasthttp.Response) error {
-			return p.DoRetry(req, resp, time.Time{}, true)
+			return p.Send(req, resp, time.Time{}, true)
 		})
 	})
 }
 
-// TestDoAllocatesNothing guards the request path: a DoRetry with every
+// TestDoAllocatesNothing guards the request path: a Send with every
 // protection on allocates nothing once connections are warm (the fasthttp
 // backend in the same process allocates nothing either), and neither does
 // an ErrUnavailable answer.
@@ -93,21 +93,21 @@ func TestDoAllocatesNothing(t *testing.T) {
 	}
 	cfg := protected
 	cfg.Targets = []string{fastBackend(t)}
-	p, _ := NewPool(cfg)
+	p, _ := newPool(cfg)
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://backend/x")
 	for range 10 {
-		if err := p.DoRetry(req, resp, time.Time{}, true); err != nil {
+		if err := p.Send(req, resp, time.Time{}, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { p.DoRetry(req, resp, time.Time{}, true) }); n != 0 { //nolint:errcheck
-		t.Fatalf("DoRetry allocates %v times a call; want 0", n)
+	if n := testing.AllocsPerRun(100, func() { p.Send(req, resp, time.Time{}, true) }); n != 0 { //nolint:errcheck
+		t.Fatalf("Send allocates %v times a call; want 0", n)
 	}
 	p.targets[0].healthy.Store(false)
-	if n := testing.AllocsPerRun(100, func() { p.DoRetry(req, resp, time.Time{}, true) }); n != 0 { //nolint:errcheck
+	if n := testing.AllocsPerRun(100, func() { p.Send(req, resp, time.Time{}, true) }); n != 0 { //nolint:errcheck
 		t.Fatalf("ErrUnavailable allocates %v times a call; want 0", n)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Retry configures DoRetry.
+// Retry configures Send's retries.
 type Retry struct {
 	// Attempts is the most tries of one request, the first included.
 	// Default 2 (one retry); 1 turns retries off.
@@ -27,8 +27,11 @@ func (r *Retry) budgetRatio() float64 { return orDefault(r.BudgetRatio, DefaultB
 
 func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, DefaultMinRetriesPerSecond) }
 
-// DoRetry sends req like Do and, when idempotent is true, tries it again
-// (on another target when one is available) after an attempt that got no
+// Send sends req to the least-pending available target and reads the
+// answer into resp; each attempt ends at the earlier of deadline and
+// now+Timeout, and its answer, whatever its status, feeds the target's
+// outlier detection. When idempotent is true Send tries req again (on
+// another target when one is available) after an attempt that got no
 // answer because the connection failed or was closed or reset before any
 // answer byte, or that got a 502, 503 or 504 from the backend. It never
 // retries a timeout, a broken answer or any other status, never starts an
@@ -45,12 +48,13 @@ func (r *Retry) minPerSecond() float64 { return orDefault(r.MinPerSecond, Defaul
 // available for the first attempt it returns ErrUnavailable at once. req
 // and resp stay owned by the caller; each attempt sets the deadline header
 // on req when one is configured.
-func (p *Pool) DoRetry(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, idempotent bool) error {
+func (p *Pool) Send(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, idempotent bool) error {
 	return p.send(req, resp, deadline, idempotent, !idempotent)
 }
 
-// send is Do (retry and wary false) and DoRetry. A wary request avoids
-// suspect targets (see below).
+// send is Send; retry allows retries, and a wary request avoids suspect
+// targets (see below). The tests also send single plain attempts (both
+// false).
 func (p *Pool) send(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, retry, wary bool) error {
 	start := time.Now()
 	if deadline.IsZero() {

@@ -12,14 +12,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// TestRetriesHideAHalfFailingTarget sends GETs through DoRetry to two
+// TestRetriesHideAHalfFailingTarget sends GETs through Send to two
 // targets, one of which answers 503 to every other request: its breaker
 // opens, the client sees under 1% errors, and retries stay within the
 // budget.
 func TestRetriesHideAHalfFailingTarget(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	a.failEven.Store(http.StatusServiceUnavailable)
-	p, _ := NewPool(Config{
+	p, _ := newPool(Config{
 		Name: "u", Targets: []string{a.addr, b.addr}, Timeout: time.Second,
 		Outlier: Outlier{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, BaseEjection: 300 * time.Millisecond, MaxEjection: 2 * time.Second},
 		Retry:   Retry{Attempts: 2, BudgetRatio: 0.1, MinPerSecond: 3},
@@ -52,7 +52,7 @@ func TestRetriesHideAHalfFailingTarget(t *testing.T) {
 	}
 }
 
-// TestNonIdempotentSentOnce checks that a request DoRetry is told is not
+// TestNonIdempotentSentOnce checks that a request Send is told is not
 // idempotent reaches the backends exactly once, whether the first attempt
 // gets a 503 or a reset, while an idempotent one is tried on the other
 // target.
@@ -60,7 +60,7 @@ func TestNonIdempotentSentOnce(t *testing.T) {
 	unavailable := newBackend(t)
 	unavailable.failAll.Store(http.StatusServiceUnavailable)
 	reset, _, resetReqs := rawBackend(t, true)
-	p, _ := NewPool(Config{Name: "u", Targets: []string{unavailable.addr, reset}, Retry: Retry{Attempts: 2}})
+	p, _ := newPool(Config{Name: "u", Targets: []string{unavailable.addr, reset}, Retry: Retry{Attempts: 2}})
 	seen := func() int64 { return unavailable.requests.Load() + resetReqs.Load() }
 	got503, gotReset := 0, 0
 	for i := range 40 {
@@ -94,14 +94,14 @@ func TestNonIdempotentSentOnce(t *testing.T) {
 }
 
 // TestAllTargetsDownFailsFast kills both targets' service (they accept and
-// close): within a few requests both are out, DoRetry answers
+// close): within a few requests both are out, Send answers
 // ErrUnavailable in microseconds, and the targets see a bounded number of
 // connections per interval, not one per request.
 func TestAllTargetsDownFailsFast(t *testing.T) {
 	a, aConns, _ := rawBackend(t, false)
 	b, bConns, _ := rawBackend(t, false)
 	const interval = 100 * time.Millisecond
-	p, _ := NewPool(Config{
+	p, _ := newPool(Config{
 		Name: "u", Targets: []string{a, b}, Timeout: time.Second,
 		Health:  Health{Path: "/healthz", Interval: interval, Timeout: 50 * time.Millisecond},
 		Outlier: Outlier{ConsecutiveFailures: 3, BaseEjection: 200 * time.Millisecond, MaxEjection: time.Second},
@@ -157,39 +157,39 @@ func TestAllTargetsDownFailsFast(t *testing.T) {
 // time budget, and that no retry runs past the caller's deadline.
 func TestDeadlineHeaderAndBound(t *testing.T) {
 	a := newBackend(t)
-	p, _ := NewPool(Config{Name: "u", Targets: []string{a.addr}, Timeout: time.Second, DeadlineHeader: DefaultDeadlineHeader})
+	p, _ := newPool(Config{Name: "u", Targets: []string{a.addr}, Timeout: time.Second, DeadlineHeader: DefaultDeadlineHeader})
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://backend/x")
 	req.Header.Set(DefaultDeadlineHeader, "999999") // a client's own value is replaced
-	if err := p.DoRetry(req, resp, time.Now().Add(300*time.Millisecond), true); err != nil {
+	if err := p.Send(req, resp, time.Now().Add(300*time.Millisecond), true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := strconv.Atoi(string(resp.Header.Peek("X-Got-Deadline")))
 	if err != nil || got <= 200 || got > 300 {
 		t.Fatalf("backend saw %s: %q; want the remaining budget, 200..300 ms", DefaultDeadlineHeader, resp.Header.Peek("X-Got-Deadline"))
 	}
-	if err := p.Do(req, resp, time.Time{}); err != nil {
+	if err := p.attempt(req, resp, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := strconv.Atoi(string(resp.Header.Peek("X-Got-Deadline"))); got <= 900 || got > 1000 {
 		t.Fatalf("no deadline: backend saw %d ms; want the 1s timeout", got)
 	}
-	off, _ := NewPool(Config{Name: "u", Targets: []string{a.addr}})
+	off, _ := newPool(Config{Name: "u", Targets: []string{a.addr}})
 	req.Header.Del(DefaultDeadlineHeader)
-	if err := off.Do(req, resp, time.Time{}); err != nil || len(resp.Header.Peek("X-Got-Deadline")) != 0 {
+	if err := off.attempt(req, resp, time.Time{}); err != nil || len(resp.Header.Peek("X-Got-Deadline")) != 0 {
 		t.Fatalf("no DeadlineHeader: %v, backend saw %q; want no header", err, resp.Header.Peek("X-Got-Deadline"))
 	}
 
 	// A retry never starts past the deadline, and none runs beyond it.
 	hung := newBackend(t)
 	hung.hang.Store(true)
-	slow, _ := NewPool(Config{Name: "u", Targets: []string{hung.addr, a.addr}, Timeout: time.Second})
+	slow, _ := newPool(Config{Name: "u", Targets: []string{hung.addr, a.addr}, Timeout: time.Second})
 	start := time.Now()
 	_, _, err = call(slow, "GET", start.Add(80*time.Millisecond), true, true)
 	if took := time.Since(start); took > 200*time.Millisecond {
-		t.Fatalf("DoRetry with an 80ms deadline took %v (%v); want it bounded by the deadline", took, err)
+		t.Fatalf("Send with an 80ms deadline took %v (%v); want it bounded by the deadline", took, err)
 	}
 	if _, _, err := call(slow, "GET", time.Now().Add(-time.Millisecond), true, true); err != ErrTimeout {
 		t.Fatalf("past deadline: %v; want ErrTimeout without an attempt", err)
@@ -197,7 +197,7 @@ func TestDeadlineHeaderAndBound(t *testing.T) {
 }
 
 // TestRetryOnlyWhenNoAnswerOr5xxGateway checks which outcomes of an
-// idempotent request DoRetry tries again: 502, 503, 504 yes; 500, 404 and
+// idempotent request Send tries again: 502, 503, 504 yes; 500, 404 and
 // timeouts no.
 func TestRetryOnlyWhenNoAnswerOr5xxGateway(t *testing.T) {
 	f := func(status int, hang bool, wantSeen int64) {
@@ -207,7 +207,7 @@ func TestRetryOnlyWhenNoAnswerOr5xxGateway(t *testing.T) {
 			s.failAll.Store(int64(status))
 			s.hang.Store(hang)
 		}
-		p, _ := NewPool(Config{Name: "u", Targets: []string{a.addr, b.addr}, Timeout: 50 * time.Millisecond})
+		p, _ := newPool(Config{Name: "u", Targets: []string{a.addr, b.addr}, Timeout: 50 * time.Millisecond})
 		call(p, "GET", time.Time{}, true, true) //nolint:errcheck
 		if got := a.requests.Load() + b.requests.Load(); got != wantSeen {
 			t.Fatalf("status %d hang %v: the backends saw the GET %d times; want %d", status, hang, got, wantSeen)
@@ -227,7 +227,7 @@ func TestRetryOnlyWhenNoAnswerOr5xxGateway(t *testing.T) {
 func TestBudgetCapsRetries(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	a.failEven.Store(http.StatusServiceUnavailable)
-	p, _ := NewPool(Config{Name: "u", Targets: []string{a.addr, b.addr}, Retry: Retry{Attempts: 3, BudgetRatio: 0.1, MinPerSecond: 1}})
+	p, _ := newPool(Config{Name: "u", Targets: []string{a.addr, b.addr}, Retry: Retry{Attempts: 3, BudgetRatio: 0.1, MinPerSecond: 1}})
 	var l load
 	stop := make(chan struct{})
 	done := l.run(p, 4, 0, true, stop)
@@ -251,7 +251,7 @@ func TestBudgetCapsRetries(t *testing.T) {
 func TestUnretriableRequestsAvoidSuspects(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	a.failEven.Store(http.StatusServiceUnavailable)
-	p, _ := NewPool(Config{
+	p, _ := newPool(Config{
 		Name: "u", Targets: []string{a.addr, b.addr}, Timeout: time.Second,
 		// Rules that never open the breaker here: only the suspicion acts.
 		Outlier: Outlier{ConsecutiveFailures: 1000, FailureRatio: 0.99, MinRequests: 20},

@@ -36,7 +36,7 @@ func (s TargetState) String() string {
 // PoolStats holds a pool's figures; Pool.Stats fills it.
 type PoolStats struct {
 	Name string
-	// Retries counts retries sent by DoRetry.
+	// Retries counts retries sent by Send.
 	Retries uint64
 	// RetriesRefused counts retries the budget refused.
 	RetriesRefused uint64
@@ -109,7 +109,7 @@ func (p *Pool) State(t *Target) TargetState {
 	return StateHealthy
 }
 
-// Retries returns the number of retries DoRetry sent.
+// Retries returns the number of retries Send sent.
 func (p *Pool) Retries() uint64 { return p.budget.retries.Load() }
 
 // RetriesRefused returns the number of retries the budget refused.

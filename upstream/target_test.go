@@ -45,12 +45,12 @@ func get(p *Pool, deadline time.Time) error {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI("http://backend/x")
-	return p.Do(req, resp, deadline)
+	return p.attempt(req, resp, deadline)
 }
 
 func TestMaxConnsPerTargetIsAHardCap(t *testing.T) {
 	addr, maxConns := slowBackend(t, 50*time.Millisecond)
-	p, _ := NewPool(Config{Name: "u", Targets: []string{addr}, MaxConnsPerTarget: 3, Timeout: 5 * time.Second})
+	p, _ := newPool(Config{Name: "u", Targets: []string{addr}, MaxConnsPerTarget: 3, Timeout: 5 * time.Second})
 	var wg sync.WaitGroup
 	for range 30 {
 		wg.Add(1)
@@ -69,7 +69,7 @@ func TestMaxConnsPerTargetIsAHardCap(t *testing.T) {
 
 func TestAttemptTimeoutAndDeadline(t *testing.T) {
 	addr, _ := slowBackend(t, time.Second)
-	p, _ := NewPool(Config{Name: "u", Targets: []string{addr}, Timeout: 100 * time.Millisecond})
+	p, _ := newPool(Config{Name: "u", Targets: []string{addr}, Timeout: 100 * time.Millisecond})
 	start := time.Now()
 	if err := get(p, time.Time{}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("slow backend: %v; want ErrTimeout", err)
@@ -90,7 +90,7 @@ func TestRefusedIsUnavailable(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	p, _ := NewPool(Config{Name: "u", Targets: []string{addr}})
+	p, _ := newPool(Config{Name: "u", Targets: []string{addr}})
 	if err := get(p, time.Time{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("refused connection: %v; want ErrUnavailable", err)
 	}
