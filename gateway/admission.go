@@ -15,19 +15,10 @@ import (
 	"shedgate/upstream"
 )
 
-// shedError is a rejection by admission: the request never reached the
-// backend. There is one per reason, built once, so rejecting allocates
-// nothing.
-type shedError struct{ reason limiter.Reason }
-
-func (e *shedError) Error() string { return "gateway: shed: " + e.reason.String() }
-
-var shedErrors = func() (errs [limiter.NumReasons]*shedError) {
-	for r := range errs {
-		errs[r] = &shedError{reason: limiter.Reason(r)}
-	}
-	return errs
-}()
+// errShed is a rejection by admission: the request never reached the
+// backend (the limiter counts why, by reason). A flight's waiters get it
+// as its starter did.
+var errShed = errors.New("gateway: shed by admission")
 
 // maxRetryAfter bounds Retry-After; the limiter clamps to [1, 60] s.
 const maxRetryAfter = 60
@@ -69,11 +60,11 @@ func secondsCeil(d time.Duration) int {
 
 // admit takes a backend slot for rt's class, waiting in its queue at most
 // until deadline or the class's max_wait; user is the request's user hash
-// (see userHash). The error is a *shedError.
+// (see userHash). The error is errShed.
 func (g *Gateway) admit(rt *route, user uint64, deadline time.Time) (limiter.Token, error) {
 	tok, reason := g.limiter.Acquire(rt.classIdx, user, deadline)
 	if reason != limiter.ReasonNone {
-		return tok, shedErrors[reason]
+		return tok, errShed
 	}
 	return tok, nil
 }

@@ -6,7 +6,9 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
 
+	"shedgate/flight"
 	"shedgate/upstream"
 )
 
@@ -31,18 +33,28 @@ func writeJSONError(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetBody(body)
 }
 
-// writeUpstreamError maps an upstream failure: 504 for a timeout, 503 with
-// Retry-After when no target takes connections (an outage answers at once,
-// it is not a broken backend), 502 for anything else.
-func writeUpstreamError(ctx *fasthttp.RequestCtx, err error) {
+// writeFetchError answers a fetch that failed, the one place fetch
+// errors become statuses: 504 for a timeout (the upstream's, or this
+// request's own while it waited on a flight); 503 when too many requests
+// wait on one key, and 503 with Retry-After when no target takes
+// connections (an outage answers at once, it is not a broken backend);
+// 400 for what the client library refused to send; 500 when the flight
+// panicked; 502 for anything else. (Sheds are answered by reject.)
+func (g *Gateway) writeFetchError(ctx *fasthttp.RequestCtx, rt *route, err error) {
+	var pe *flight.PanicError
 	switch {
-	case errors.Is(err, upstream.ErrTimeout):
+	case errors.Is(err, flight.ErrDeadline), errors.Is(err, upstream.ErrTimeout):
 		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
-	case errors.Is(err, upstream.ErrBadRequest):
-		writeJSONError(ctx, fasthttp.StatusBadRequest, bodyNotForwardable)
+	case errors.Is(err, flight.ErrTooManyWaiters):
+		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyTooManyWaiters)
 	case errors.Is(err, upstream.ErrUnavailable):
 		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyUnavailable)
 		ctx.Response.Header.Set("Retry-After", "1")
+	case errors.Is(err, upstream.ErrBadRequest):
+		writeJSONError(ctx, fasthttp.StatusBadRequest, bodyNotForwardable)
+	case errors.As(err, &pe):
+		g.log.Error("fetch panicked", zap.String("route", rt.name), zap.Any("panic", pe.Value))
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, bodyInternal)
 	default:
 		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyBadResponse)
 	}

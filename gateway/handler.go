@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"shedgate/cache"
-	"shedgate/flight"
 )
 
 // scratch is per-request working memory, pooled so that the request path
@@ -134,10 +133,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	} else {
 		err = g.forward(ctx, rt, sc, user, deadline)
 	}
-	_, shed := err.(*shedError)
 	failed := err != nil || ctx.Response.StatusCode() >= 500
 	switch {
-	case shed:
+	case errors.Is(err, errShed):
 		g.reject(ctx, rt, sc, fasthttp.StatusServiceUnavailable, g.limiter.RetryAfter(rt.classIdx))
 	case failed && sc.lookup == cache.Stale:
 		g.serveStale(ctx, sc)
@@ -316,24 +314,6 @@ func (g *Gateway) invalidate(rt *route, sc *scratch) {
 		g.gens.bump(sc.buf)
 		g.flights.Forget(sc.buf)
 		g.cache.Del(sc.buf)
-	}
-}
-
-// writeFetchError answers a failed fetch: 504 for a timeout (the upstream's
-// or this request's own while it waited on a flight), 503 when too many
-// requests wait on one key, 500 when the flight panicked, 502 otherwise.
-func (g *Gateway) writeFetchError(ctx *fasthttp.RequestCtx, rt *route, err error) {
-	var pe *flight.PanicError
-	switch {
-	case errors.Is(err, flight.ErrDeadline):
-		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
-	case errors.Is(err, flight.ErrTooManyWaiters):
-		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyTooManyWaiters)
-	case errors.As(err, &pe):
-		g.log.Error("fetch panicked", zap.String("route", rt.name), zap.Any("panic", pe.Value))
-		writeJSONError(ctx, fasthttp.StatusInternalServerError, bodyInternal)
-	default:
-		writeUpstreamError(ctx, err)
 	}
 }
 
