@@ -75,7 +75,7 @@ func storeFor(t testing.TB, g *Gateway, ctx *fasthttp.RequestCtx, e *cache.Entry
 	if !g.state.Load().router.lookup(ctx.Method(), ctx.Path(), &m) {
 		t.Fatalf("no route for %s", ctx.Path())
 	}
-	e.Variant = m.route.appendVariant(nil, ctx)
+	e.Variant = m.route.appendVariant(nil, ctx, true)
 	g.cache.Set(nil, m.route.appendCacheKey(nil, m.appendKey(nil)), e)
 }
 

@@ -39,14 +39,29 @@ func entryFromResponse(resp *fasthttp.Response, now time.Time, private bool) *ca
 // writeEntry answers from e with X-Cache set to state ("HIT", "MISS" or
 // "STALE") and Age counted from when e was stored. It allocates nothing
 // once ctx's buffers are warm.
-func writeEntry(ctx *fasthttp.RequestCtx, e *cache.Entry, state string, now time.Time, sc *scratch) {
+func writeEntry(ctx *fasthttp.RequestCtx, e *cache.Entry, state []byte, now time.Time, sc *scratch) {
+	h := &ctx.Response.Header
 	ctx.Response.Reset()
 	ctx.Response.SetStatusCode(e.Status)
+	// The stored names are canonical already (fasthttp's client wrote
+	// them), and so are ours: skip normalizing them on every hit. Values
+	// are still cleaned of CR and LF by fasthttp.
+	h.DisableNormalizing()
 	for k, v, next, ok := e.Header(0); ok; k, v, next, ok = e.Header(next) {
-		ctx.Response.Header.AddBytesKV(k, v)
+		h.AddBytesKV(k, v)
 	}
-	ctx.Response.SetBody(e.Body)
 	sc.buf = strconv.AppendInt(sc.buf[:0], int64(e.Age(now)/time.Second), 10)
-	ctx.Response.Header.SetBytesV(headerAge, sc.buf)
-	ctx.Response.Header.Set(headerXCache, state)
+	h.SetCanonical(canonicalAge, sc.buf)
+	h.SetCanonical(canonicalXCache, state)
+	h.EnableNormalizing()
+	ctx.Response.SetBody(e.Body)
 }
+
+var (
+	canonicalAge    = []byte(headerAge)
+	canonicalXCache = []byte(headerXCache)
+	// The X-Cache values.
+	xCacheHit   = []byte("HIT")
+	xCacheMiss  = []byte("MISS")
+	xCacheStale = []byte("STALE")
+)

@@ -74,8 +74,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	defer g.recoverPanic(ctx)
 
 	flags := scanHeaders(&ctx.Request.Header)
+	// forwarded: the request may carry forwarding headers a trusted proxy
+	// set (X-Forwarded-*, X-Request-Id); false spares the lookups.
+	forwarded := flags&flagRawKnown == 0 || flags&flagForwarding != 0
 	if !st.trustedPeer(ctx) {
 		dropForwarding(&ctx.Request.Header, flags)
+		forwarded = false
 	}
 	if refuseUnforwardable(ctx) {
 		g.finish(ctx, nil, sc, start)
@@ -98,7 +102,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	// uses nor feeds what other requests share.
 	private := !rt.public && hasCredentials(&ctx.Request.Header, flags)
 	if rt.shared() && !private {
-		sc.variant = rt.appendVariant(sc.variant[:0], ctx)
+		sc.variant = rt.appendVariant(sc.variant[:0], ctx, forwarded)
 	}
 
 	if rt.policy != nil && !private {
@@ -108,8 +112,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			sc.lookup = cache.Miss
 		}
 		if sc.lookup == cache.Fresh {
-			writeEntry(ctx, &sc.entry, "HIT", start, sc)
-			g.finishHit(ctx, rt, sc, st, start)
+			writeEntry(ctx, &sc.entry, xCacheHit, start, sc)
+			g.finishHit(ctx, rt, sc, st, start, forwarded)
 			return
 		}
 	}
@@ -154,7 +158,7 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 		return false
 	}
 	g.cache.CountStaleServed()
-	writeEntry(ctx, &sc.entry, "STALE", time.Now(), sc)
+	writeEntry(ctx, &sc.entry, xCacheStale, time.Now(), sc)
 	return true
 }
 
@@ -188,7 +192,7 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 	if err != nil {
 		return err
 	}
-	writeEntry(ctx, a.entry, "MISS", time.Now(), sc)
+	writeEntry(ctx, a.entry, xCacheMiss, time.Now(), sc)
 	return nil
 }
 
@@ -343,8 +347,8 @@ func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, start
 // the requests that did more than a lookup); it carries the X-Request-Id a
 // trusted proxy sent, and a new one only when server.hit_request_ids says
 // so: no upstream sees a hit, and the access log has its route and hash.
-func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st *state, start time.Time) {
-	if id := ctx.Request.Header.Peek(headerRequestID); len(id) > 0 || st.cfg.Server.HitRequestIDs {
+func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st *state, start time.Time, forwarded bool) {
+	if st.cfg.Server.HitRequestIDs || forwarded && len(ctx.Request.Header.Peek(headerRequestID)) > 0 {
 		ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	}
 	status := ctx.Response.StatusCode()

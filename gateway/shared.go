@@ -54,8 +54,10 @@ func hasCredentials(h *fasthttp.RequestHeader, f headerFlags) bool {
 // may depend on under rt's rules: the Host (lower-cased) and a trusted
 // X-Forwarded-Host unless rt ignores the host, and the query string
 // unless rt drops it. Each part is length-prefixed, so no two requests
-// share a variant by accident. It allocates nothing once dst has room.
-func (r *route) appendVariant(dst []byte, ctx *fasthttp.RequestCtx) []byte {
+// share a variant by accident. forwarded false says the request carries no
+// forwarding header (see scanHeaders). It allocates nothing once dst has
+// room.
+func (r *route) appendVariant(dst []byte, ctx *fasthttp.RequestCtx, forwarded bool) []byte {
 	if r.keyHost {
 		host := ctx.URI().Host()
 		dst = binary.AppendUvarint(dst, uint64(len(host)))
@@ -65,7 +67,11 @@ func (r *route) appendVariant(dst []byte, ctx *fasthttp.RequestCtx) []byte {
 			}
 			dst = append(dst, c)
 		}
-		dst = appendPart(dst, ctx.Request.Header.Peek(headerForwardedHost))
+		var fwd []byte
+		if forwarded {
+			fwd = ctx.Request.Header.Peek(headerForwardedHost)
+		}
+		dst = appendPart(dst, fwd)
 	}
 	if !r.dropQuery {
 		dst = appendPart(dst, ctx.URI().QueryString())
