@@ -388,8 +388,17 @@ func (g *Gateway) logAccess(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, el
 		zap.Duration("duration", elapsed),
 		zap.ByteString("x_cache", ctx.Response.Header.Peek(headerXCache)),
 		zap.String("key_hash", g.keyHash.hash(sc.key)),
-		zap.ByteString("request_id", ctx.Response.Header.Peek(headerRequestID)),
+		requestIDField(ctx.Response.Header.Peek(headerRequestID)),
 	)
+}
+
+// requestIDField is the access log's request_id, left out when the answer
+// has none (a cache hit without hit_request_ids).
+func requestIDField(id []byte) zap.Field {
+	if len(id) == 0 {
+		return zap.Skip()
+	}
+	return zap.ByteString("request_id", id)
 }
 
 // recoverPanic turns a panic on the request path into a 500 JSON answer
