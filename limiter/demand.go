@@ -10,7 +10,7 @@ import "sync/atomic"
 // quarter of a class admits a quarter of the keys, the same quarter each
 // time: three quarters of the hot codes are never fetched, so never
 // cached, and every later request for them is shed again. An expert
-// HAProxy, admitting at random, caches more of the hot codes and served
+// HAProxy, admitting at random, cached more of the hot codes and served
 // more in the same surge. Ranked by demand, the level first admits misses
 // for keys that many requests ask for (each fetch answers all of them,
 // now through coalescing and later as cache hits) and sheds first the
@@ -20,10 +20,9 @@ import "sync/atomic"
 // The estimate is TinyLFU's (Einziger, Friedman, Manes; the sketch that
 // Caffeine and Ristretto admit cache entries by): a count-min sketch of
 // four saturating 4-bit counters per key (the smallest is the estimate),
-// all halved after a sample of
-// increments so that old popularity fades. It counts the requests that
-// reach admission (cache misses): a key served from the cache needs no
-// rank.
+// all halved after a sample of increments so that old popularity fades.
+// It counts the requests that reach admission (cache misses): a key served
+// from the cache needs no rank.
 //
 // A retry counts as demand: a resident who retries climbs a rank. The
 // route's per_key rate bounds what one key can gain that way.
@@ -41,9 +40,9 @@ type Demand struct {
 var demandRank = [16]uint64{0, 0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7}
 
 // NewDemand returns a sketch of about counters 4-bit counters (rounded up
-// to a power of two, at least 1,024): 8 KiB per 16,384 counters. It
-// estimates well for up to about a tenth as many distinct keys per sample
-// (ten times its counters' increments).
+// to a power of two, at least 1,024): 8 KiB per 16,384 counters. Its
+// sample is ten times its counters: every counter halves after that many
+// requests.
 func NewDemand(counters int) *Demand {
 	n := uint64(1024)
 	for n < uint64(counters) {
