@@ -29,7 +29,7 @@ fuzz:
 	for f in FuzzRouter FuzzStripHops FuzzHandler; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./gateway || exit 1; done
 
-## bench: Go benchmarks, then end-to-end figures against their targets (about 20 min)
+## bench: Go benchmarks, then end-to-end figures against their targets (about 30 min)
 bench:
 	./scripts/bench.sh
 

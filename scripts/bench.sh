@@ -2,7 +2,7 @@
 # bench.sh (make bench): the Go micro-benchmarks, then the end-to-end
 # benchmarks that run the real gateway, issuer-sim and load harness on
 # loopback and print each figure against its target (lines "FIGURE ...").
-# Takes about 20 minutes; everything it starts stops by itself.
+# Takes about 30 minutes; everything it starts stops by itself.
 #
 #   scripts/bench.sh            # all
 #   scripts/bench.sh micro      # only the Go benchmarks (seconds)
