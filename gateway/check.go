@@ -51,7 +51,7 @@ func WriteSummary(w io.Writer, cfg *configs.Config) {
 			extra = append(extra, "key "+r.Key)
 		}
 		if r.Cache != nil {
-			extra = append(extra, fmt.Sprintf("cache ttl %s stale_for %v", orUpstream(r.Cache.TTL), r.Cache.StaleFor))
+			extra = append(extra, fmt.Sprintf("cache ttl %s stale_for %v", r.Cache.TTL, r.Cache.StaleFor))
 		}
 		if r.Coalesce {
 			extra = append(extra, "coalesced")
@@ -68,11 +68,4 @@ func WriteSummary(w io.Writer, cfg *configs.Config) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func orUpstream(ttl string) string {
-	if ttl == "" {
-		return configs.TTLUpstream
-	}
-	return ttl
 }
