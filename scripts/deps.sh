@@ -6,6 +6,7 @@
 #   scripts/deps.sh haproxy    # HAProxy, the peer make bench measures admission and cache hits against
 #   scripts/deps.sh nginx      # nginx, whose proxy_cache make bench measures cache hits against
 #   scripts/deps.sh wrk        # wrk, the generator of the per-core cache-hit benchmark
+#   scripts/deps.sh redis      # redis-server, the fleet's shared cache (tests start their own)
 #
 # Then, for example:
 #   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
@@ -21,7 +22,7 @@ need_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
 }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk|redis..." >&2; exit 2; }
 for dep in "$@"; do
 	case $dep in
 	chromium)
@@ -40,8 +41,12 @@ for dep in "$@"; do
 		command -v wrk >/dev/null || need_apt wrk
 		wrk --version 2>&1 | head -1 || true
 		;;
+	redis)
+		command -v redis-server >/dev/null || need_apt redis-server
+		redis-server --version
+		;;
 	*)
-		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk)" >&2
+		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk, redis)" >&2
 		exit 2
 		;;
 	esac

@@ -1,0 +1,191 @@
+package sharedcache_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"shedgate/internal/proctest"
+	"shedgate/internal/wait"
+	"shedgate/sharedcache"
+)
+
+// keys collects what a Store's OnInvalidate receives.
+type keys struct {
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func (k *keys) add(key []byte) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.got == nil {
+		k.got = map[string]int{}
+	}
+	k.got[string(key)]++
+}
+
+func (k *keys) has(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.got[key] > 0
+}
+
+func open(t *testing.T, addr string, inv *keys) *sharedcache.Store {
+	t.Helper()
+	cfg := sharedcache.Config{Addrs: []string{addr}, Timeout: 100 * time.Millisecond,
+		Failures: 3, OpenFor: 200 * time.Millisecond, LocalTTL: time.Second}
+	if inv != nil {
+		cfg.OnInvalidate = inv.add
+	}
+	s, err := sharedcache.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	wait.For(t, 10*time.Second, "subscribed to invalidations", func() bool { return s.Stats().Subscribed })
+	return s
+}
+
+func TestFillThenGet(t *testing.T) {
+	r := proctest.StartRedis(t)
+	a, b := open(t, r.Addr, nil), open(t, r.Addr, nil)
+	key := []byte("show\x00110101199003071234")
+	val, gen, err := a.Get(key)
+	if err != nil || val != nil || gen != "" {
+		t.Fatalf("Get on an empty Redis = %q, %q, %v; want a miss with generation \"\"", val, gen, err)
+	}
+	if err := a.Fill(key, []byte("code-1"), gen, time.Minute); err != nil {
+		t.Fatalf("Fill: %v", err)
+	}
+	if val, _, err := b.Get(key); err != nil || string(val) != "code-1" {
+		t.Fatalf("another process's Get = %q, %v; want code-1", val, err)
+	}
+	if s := b.Stats(); s.Hits != 1 || s.Misses != 0 {
+		t.Fatalf("b's stats: %+v; want 1 hit", s)
+	}
+	if ttl, err := r.Do("PTTL", "shedgate:c:{"+string(key)+"}"); err != nil || ttl < ":59000" || ttl > ":60000" {
+		t.Fatalf("PTTL of the entry = %q, %v; want about 60000 ms", ttl, err)
+	}
+}
+
+func TestInvalidateReachesEveryProcessAndRefusesAnOlderFill(t *testing.T) {
+	r := proctest.StartRedis(t)
+	var heardA, heardB keys
+	a, b := open(t, r.Addr, &heardA), open(t, r.Addr, &heardB)
+	key := []byte("show\x00k1")
+	if err := a.Fill(key, []byte("old"), "", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// b starts a fetch: its lookup sees the entry and the generation.
+	_, genB, err := b.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Invalidate(key); err != nil {
+		t.Fatalf("Invalidate: %v", err)
+	}
+	wait.For(t, 5*time.Second, "both processes hear the invalidation", func() bool {
+		return heardA.has(string(key)) && heardB.has(string(key))
+	})
+	if val, _, _ := b.Get(key); val != nil {
+		t.Fatalf("after Invalidate, Get = %q; want a miss", val)
+	}
+	// b's fetch, begun before the invalidation, must not put its answer back.
+	if err := b.Fill(key, []byte("old"), genB, time.Minute); !errors.Is(err, sharedcache.ErrInvalidated) {
+		t.Fatalf("Fill with the generation from before the invalidation: %v; want ErrInvalidated", err)
+	}
+	val, gen, _ := b.Get(key)
+	if val != nil || gen == genB {
+		t.Fatalf("after a refused fill Get = %q gen %q (was %q); want a miss and a new generation", val, gen, genB)
+	}
+	if err := b.Fill(key, []byte("new"), gen, time.Minute); err != nil {
+		t.Fatalf("Fill with the current generation: %v", err)
+	}
+	if val, _, _ := a.Get(key); string(val) != "new" {
+		t.Fatalf("Get = %q; want new", val)
+	}
+	if s := b.Stats(); s.FillsRefused != 1 || s.Fills != 1 || s.InvalidationsReceived < 1 {
+		t.Fatalf("b's stats: %+v", s)
+	}
+}
+
+func TestRedisDownMissesAtOnceAndInvalidationsWait(t *testing.T) {
+	r := proctest.StartRedis(t)
+	var heardB keys
+	a, b := open(t, r.Addr, nil), open(t, r.Addr, &heardB)
+	key := []byte("show\x00k2")
+	if err := a.Fill(key, []byte("v"), "", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	storedBefore := time.Now().UnixNano()
+	if !a.Trusted(storedBefore, time.Now()) {
+		t.Fatal("an entry stored while subscribed is not trusted")
+	}
+	r.Kill()
+	wait.For(t, 5*time.Second, "the subscription is seen lost", func() bool { return !a.Stats().Subscribed })
+
+	// Calls fail, then the breaker answers without calling Redis.
+	for i := 0; i < 10; i++ {
+		if _, _, err := a.Get(key); err == nil {
+			t.Fatalf("Get %d with Redis down: no error", i)
+		}
+	}
+	s := a.Stats()
+	if s.BreakerOpens == 0 || s.Unavailable == 0 {
+		t.Fatalf("stats after 10 failing calls: %+v; want the breaker opened and calls refused", s)
+	}
+	// Local entries are trusted for LocalTTL (1s) past the loss, no longer.
+	now := time.Now()
+	if !a.Trusted(storedBefore, now) || a.Trusted(storedBefore, now.Add(2*time.Second)) {
+		t.Fatal("while down, an entry from before must be trusted for LocalTTL and not after")
+	}
+	if err := a.Invalidate(key); err == nil {
+		t.Fatal("Invalidate with Redis down: no error")
+	}
+	if s := a.Stats(); s.InvalidationsPending != 1 {
+		t.Fatalf("pending invalidations = %d; want 1", s.InvalidationsPending)
+	}
+
+	r.Restart()
+	wait.For(t, 10*time.Second, "both resubscribe", func() bool {
+		return a.Stats().Subscribed && b.Stats().Subscribed
+	})
+	wait.For(t, 10*time.Second, "the kept invalidation reaches b", func() bool { return heardB.has(string(key)) })
+	if s := a.Stats(); s.InvalidationsPending != 0 || s.Resubscribes == 0 {
+		t.Fatalf("a's stats after Redis came back: %+v", s)
+	}
+	// An entry from before the gap is no longer trusted; a new one is.
+	if a.Trusted(storedBefore, time.Now()) {
+		t.Fatal("an entry stored before the gap is still trusted after it")
+	}
+	if !a.Trusted(time.Now().UnixNano(), time.Now()) {
+		t.Fatal("an entry stored after the resubscription is not trusted")
+	}
+	wait.For(t, 5*time.Second, "the breaker closes", func() bool {
+		_, _, err := a.Get(key)
+		return err == nil
+	})
+}
+
+func TestRedisPausedCallsEndWithinTheTimeout(t *testing.T) {
+	r := proctest.StartRedis(t)
+	a := open(t, r.Addr, nil)
+	r.Pause()
+	defer r.Resume()
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		_, _, err := a.Get([]byte("k"))
+		if err == nil {
+			t.Fatalf("Get %d on a paused Redis: no error", i)
+		}
+		// The timeout is 100ms; a second is only a bound against hanging.
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("Get %d on a paused Redis took %v", i, d)
+		}
+	}
+	if s := a.Stats(); s.BreakerOpens != 1 || s.Unavailable < 2 {
+		t.Fatalf("stats: %+v; want the breaker open after 3 timeouts", s)
+	}
+}
