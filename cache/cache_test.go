@@ -237,7 +237,7 @@ func TestGetMatchesVariant(t *testing.T) {
 // FuzzEntryCodec: any bytes either fail to decode or decode into an entry
 // whose headers can be walked and which encodes back to the same bytes.
 func FuzzEntryCodec(f *testing.F) {
-	e := Entry{Status: 200, StoredAt: 1, FreshUntil: 2, StaleUntil: 3, Body: []byte("body"), Variant: []byte("v"), Vary: []byte("accept-language\x00zh")}
+	e := Entry{Status: 200, StoredAt: 1, FreshUntil: 2, StaleUntil: 3, LocalAt: 4, Body: []byte("body"), Variant: []byte("v"), Vary: []byte("accept-language\x00zh")}
 	e.AppendHeader([]byte("Content-Type"), []byte("application/json"))
 	f.Add(e.marshal(nil))
 	f.Add([]byte{})

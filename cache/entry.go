@@ -14,6 +14,10 @@ type Entry struct {
 	// StoredAt, FreshUntil and StaleUntil are Unix nanoseconds. An entry is
 	// fresh before FreshUntil and may be served stale before StaleUntil.
 	StoredAt, FreshUntil, StaleUntil int64
+	// LocalAt is when this process stored the entry (Unix nanoseconds):
+	// StoredAt for an answer it fetched itself, later for one another
+	// process of a fleet fetched (StoredAt stays the origin's, for Age).
+	LocalAt int64
 	// Body is the response body.
 	Body []byte
 	// Variant is what the answer depends on beyond its key (the gateway
@@ -32,10 +36,10 @@ type Entry struct {
 
 // entryVersion tags the encoding so a persisted file from another layout is
 // never misread.
-const entryVersion = 3
+const entryVersion = 4
 
-// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) variantLen(4) varyLen(4) headersLen(4)
-const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 4 + 4 + 4
+// fixed part: version(1) status(2) storedAt(8) freshUntil(8) staleUntil(8) localAt(8) variantLen(4) varyLen(4) headersLen(4)
+const entryFixedLen = 1 + 2 + 8 + 8 + 8 + 8 + 4 + 4 + 4
 
 var errCorrupt = errors.New("cache: corrupt entry")
 
@@ -88,6 +92,14 @@ func (e *Entry) Age(now time.Time) time.Duration {
 	return 0
 }
 
+// Marshal appends e's encoding (what the cache stores) to dst, for a
+// second-level store.
+func (e *Entry) Marshal(dst []byte) []byte { return e.marshal(dst) }
+
+// Unmarshal decodes an encoding made by Marshal into e, whose slices then
+// alias src. It fails on anything else.
+func (e *Entry) Unmarshal(src []byte) error { return e.unmarshal(src) }
+
 // marshal appends e's encoding to dst.
 func (e *Entry) marshal(dst []byte) []byte {
 	dst = append(dst, entryVersion)
@@ -95,6 +107,7 @@ func (e *Entry) marshal(dst []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StoredAt))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.FreshUntil))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.StaleUntil))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.LocalAt))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Variant)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Vary)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.headers)))
@@ -113,9 +126,10 @@ func (e *Entry) unmarshal(src []byte) error {
 	e.StoredAt = int64(binary.BigEndian.Uint64(src[3:]))
 	e.FreshUntil = int64(binary.BigEndian.Uint64(src[11:]))
 	e.StaleUntil = int64(binary.BigEndian.Uint64(src[19:]))
-	nv := uint64(binary.BigEndian.Uint32(src[27:]))
-	ny := uint64(binary.BigEndian.Uint32(src[31:]))
-	nh := uint64(binary.BigEndian.Uint32(src[35:]))
+	e.LocalAt = int64(binary.BigEndian.Uint64(src[27:]))
+	nv := uint64(binary.BigEndian.Uint32(src[35:]))
+	ny := uint64(binary.BigEndian.Uint32(src[39:]))
+	nh := uint64(binary.BigEndian.Uint32(src[43:]))
 	rest := src[entryFixedLen:]
 	if nv+ny+nh > uint64(len(rest)) {
 		return errCorrupt

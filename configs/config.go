@@ -19,6 +19,7 @@ import (
 
 	"shedgate/cache"
 	"shedgate/limiter"
+	"shedgate/sharedcache"
 	"shedgate/upstream"
 )
 
@@ -53,9 +54,10 @@ type Config struct {
 }
 
 // RestartOnly lists the settings a running gateway cannot change: the
-// public server's read buffer and the cache's memory and file are set up
-// at start. A reload that changes one is refused (see ErrorAt).
-var RestartOnly = []string{"server.max_header_bytes", "cache.max_bytes", "cache.persist_path"}
+// public server's read buffer, the cache's memory and file and its Redis
+// connection are set up at start. A reload that changes one is refused
+// (see ErrorAt).
+var RestartOnly = []string{"server.max_header_bytes", "cache.max_bytes", "cache.persist_path", "cache.shared"}
 
 // ErrorAt returns an error naming c's file, the line of key (or of its
 // nearest ancestor present in the file) and key, for checks made after
@@ -104,6 +106,11 @@ type Server struct {
 	// hash), which keeps the hit path to one clock read and no random
 	// numbers. Every request that goes further gets an id.
 	HitRequestIDs bool `yaml:"hit_request_ids"`
+	// ReusePort binds the public listener with SO_REUSEPORT (Linux), so
+	// that several gateways on one machine share its port and the kernel
+	// spreads connections over them (make run-fleet). Default false: a
+	// second process on the port is an error.
+	ReusePort bool `yaml:"reuse_port"`
 }
 
 // Upstream is one backend pool.
@@ -239,6 +246,40 @@ type Cache struct {
 	// PersistEvery is the interval between saves when PersistPath is set.
 	// Default 1m; must be > 0.
 	PersistEvery time.Duration `yaml:"persist_every"`
+	// Shared, when set, shares cached answers and invalidations with the
+	// other gateways of a fleet through Redis: a local miss asks Redis
+	// before the backend. Default nil: this process's cache only.
+	Shared *SharedCache `yaml:"shared"`
+}
+
+// SharedCache configures the fleet's second-level cache in Redis (see
+// package sharedcache). Redis is never needed to serve: it is asked within
+// Timeout, behind a breaker.
+type SharedCache struct {
+	// Redis lists Redis addresses (host:port). Required, at least one.
+	Redis []string `yaml:"redis"`
+	// Timeout bounds each call to Redis. Default 50ms; must be > 0.
+	Timeout time.Duration `yaml:"timeout"`
+	// LocalTTL is how long a local entry stays fresh while this gateway
+	// cannot hear invalidations (Redis unreachable), which bounds how long
+	// it may serve an answer another gateway invalidated meanwhile.
+	// Default 2s; must be > 0.
+	LocalTTL time.Duration `yaml:"local_ttl"`
+	// BreakerFailures failed calls in a row open the breaker, which then
+	// answers every lookup with a miss for BreakerOpen before one call
+	// probes Redis. Default 5; must be >= 1.
+	BreakerFailures int `yaml:"breaker_failures"`
+	// BreakerOpen: default 1s; must be > 0.
+	BreakerOpen time.Duration `yaml:"breaker_open"`
+	// Prefix starts every Redis key and the invalidation channel, so that
+	// several fleets can share one Redis. Default "shedgate:"; not empty.
+	Prefix string `yaml:"prefix"`
+}
+
+func (s *SharedCache) setDefaults() {
+	*s = SharedCache{Timeout: sharedcache.DefaultTimeout, LocalTTL: sharedcache.DefaultLocalTTL,
+		BreakerFailures: sharedcache.DefaultFailures, BreakerOpen: sharedcache.DefaultOpenFor,
+		Prefix: sharedcache.DefaultPrefix}
 }
 
 // Route maps requests to an upstream and says how the gateway treats them.

@@ -192,7 +192,7 @@ func TestLoadHash(t *testing.T) {
 func TestErrorsJoined(t *testing.T) {
 	_, err := Parse("many.yaml", []byte("server:\n  lisen: x\n  port: 1\n"))
 	want := "many.yaml:2: server.lisen: unknown key (did you mean listen?)\n" +
-		"many.yaml:3: server.port: unknown key (known: admin_listen, admin_token, drain_timeout, hit_request_ids, listen, max_body_bytes, max_header_bytes, read_timeout, trusted_proxies, write_timeout)"
+		"many.yaml:3: server.port: unknown key (known: admin_listen, admin_token, drain_timeout, hit_request_ids, listen, max_body_bytes, max_header_bytes, read_timeout, reuse_port, trusted_proxies, write_timeout)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n%v\nwant\n%s", err, want)
 	}

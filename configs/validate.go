@@ -208,6 +208,23 @@ func (v *validator) cache() {
 		v.errf("cache.max_bytes", "must be at least %d (32 MiB), got %d", MinCacheBytes, v.c.Cache.MaxBytes)
 	}
 	v.positive("cache.persist_every", v.c.Cache.PersistEvery)
+	if sh := v.c.Cache.Shared; sh != nil {
+		if len(sh.Redis) == 0 {
+			v.errf("cache.shared.redis", "at least one Redis address (host:port) is required")
+		}
+		for i, addr := range sh.Redis {
+			v.hostPort(fmt.Sprintf("cache.shared.redis[%d]", i), addr, false)
+		}
+		v.positive("cache.shared.timeout", sh.Timeout)
+		v.positive("cache.shared.local_ttl", sh.LocalTTL)
+		v.positive("cache.shared.breaker_open", sh.BreakerOpen)
+		if sh.BreakerFailures < 1 {
+			v.errf("cache.shared.breaker_failures", "must be >= 1, got %d", sh.BreakerFailures)
+		}
+		if sh.Prefix == "" {
+			v.errf("cache.shared.prefix", "must not be empty")
+		}
+	}
 }
 
 func (v *validator) routes() {

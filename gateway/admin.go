@@ -80,15 +80,17 @@ func (g *Gateway) serveReload(ctx *fasthttp.RequestCtx) {
 
 // Status is the JSON document served at /status.
 type Status struct {
-	Config    ConfigStatus     `json:"config"`
-	Reload    ReloadStatus     `json:"reload"`
-	Requests  RequestStatus    `json:"requests"`
-	Cache     CacheStatus      `json:"cache"`
-	Limiter   LimiterStatus    `json:"limiter"`
-	Draining  bool             `json:"draining"`
-	UptimeS   float64          `json:"uptime_s"`
-	Routes    []RouteStatus    `json:"routes"`
-	Upstreams []UpstreamStatus `json:"upstreams"`
+	Config   ConfigStatus  `json:"config"`
+	Reload   ReloadStatus  `json:"reload"`
+	Requests RequestStatus `json:"requests"`
+	Cache    CacheStatus   `json:"cache"`
+	// SharedCache is the fleet's cache in Redis; absent without one.
+	SharedCache *FleetStatus     `json:"shared_cache,omitempty"`
+	Limiter     LimiterStatus    `json:"limiter"`
+	Draining    bool             `json:"draining"`
+	UptimeS     float64          `json:"uptime_s"`
+	Routes      []RouteStatus    `json:"routes"`
+	Upstreams   []UpstreamStatus `json:"upstreams"`
 }
 
 // RequestStatus counts the gateway's answers since start: ok (below 500,
@@ -203,12 +205,13 @@ func (g *Gateway) Status() Status {
 		Config: ConfigStatus{
 			File: st.cfg.Path, Hash: st.cfg.Hash, Version: st.version, LoadedAt: st.loadedAt,
 		},
-		Reload:   g.reload.status(),
-		Requests: g.outcomes.status(),
-		Cache:    g.cacheStatus(),
-		Limiter:  g.limiterStatus(),
-		Draining: g.draining.Load(),
-		UptimeS:  time.Since(g.started).Seconds(),
+		Reload:      g.reload.status(),
+		Requests:    g.outcomes.status(),
+		Cache:       g.cacheStatus(),
+		SharedCache: g.fleetStatus(),
+		Limiter:     g.limiterStatus(),
+		Draining:    g.draining.Load(),
+		UptimeS:     time.Since(g.started).Seconds(),
 	}
 	for _, rt := range st.router.routes {
 		method := strings.Join(rt.methods, ",")

@@ -40,6 +40,10 @@ func WriteSummary(w io.Writer, cfg *configs.Config) {
 		fmt.Fprintf(w, "  class %d %s: max_queue %d, max_wait %v\n", i, c.Name, c.MaxQueue, c.MaxWait)
 	}
 	fmt.Fprintf(w, "cache: max_bytes %d\n", cfg.Cache.MaxBytes)
+	if sh := cfg.Cache.Shared; sh != nil {
+		fmt.Fprintf(w, "shared cache: redis %s timeout %v local_ttl %v breaker %d failures / %v prefix %q\n",
+			strings.Join(sh.Redis, ","), sh.Timeout, sh.LocalTTL, sh.BreakerFailures, sh.BreakerOpen, sh.Prefix)
+	}
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
 		methods := strings.Join(r.MethodList(), ",")

@@ -26,7 +26,7 @@ var skipInEntry = map[string]bool{
 // stripped) into a new entry that the caller owns, stamped at now. A
 // private entry, for its own requester only, keeps its Set-Cookie.
 func entryFromResponse(resp *fasthttp.Response, now time.Time, private bool) *cache.Entry {
-	e := &cache.Entry{Status: resp.StatusCode(), StoredAt: now.UnixNano()}
+	e := &cache.Entry{Status: resp.StatusCode(), StoredAt: now.UnixNano(), LocalAt: now.UnixNano()}
 	for k, v := range resp.Header.All() {
 		if !skipInEntry[string(k)] || private && string(k) == "Set-Cookie" {
 			e.AppendHeader(k, v)

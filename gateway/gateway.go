@@ -59,6 +59,8 @@ type Gateway struct {
 	demand  *limiter.Demand
 	flights flight.Group[answer]
 	gens    generations
+	// fleet is the shared cache of a fleet of gateways; nil without one.
+	fleet *fleet
 	// coalesced counts requests answered by joining another's flight.
 	coalesced atomic.Uint64
 	// privateRefetches counts waiters of a flight whose answer was
@@ -209,6 +211,9 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.metrics.set.RegisterMetricsWriter(g.writeReloadMetrics)
 	st, err := g.compile(cfg, 1, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := g.startFleet(cfg.Cache.Shared); err != nil {
 		return nil, err
 	}
 	g.state.Store(st)

@@ -111,6 +111,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			g.cache.Unhit(sc.lookup) // stored for other values of its Vary fields
 			sc.lookup = cache.Miss
 		}
+		if sc.lookup == cache.Fresh && !g.trusted(&sc.entry, start) {
+			sc.lookup = cache.Stale // a fleet's invalidation of it may have been missed
+		}
 		if sc.lookup == cache.Fresh {
 			writeEntry(ctx, &sc.entry, xCacheHit, start, sc)
 			g.finishHit(ctx, rt, sc, st, start, forwarded)
@@ -192,21 +195,30 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 	if err != nil {
 		return err
 	}
-	writeEntry(ctx, a.entry, xCacheMiss, time.Now(), sc)
+	state := xCacheMiss
+	if a.fleet {
+		state = xCacheShared
+	}
+	writeEntry(ctx, a.entry, state, time.Now(), sc)
 	return nil
 }
 
-// answer is a fetch's result: the entry, and whether it may go only to
-// the request that produced it (it then keeps its Set-Cookie).
+// answer is a fetch's result: the entry, whether it may go only to the
+// request that produced it (it then keeps its Set-Cookie), and whether it
+// came from the fleet's shared cache rather than the upstream.
 type answer struct {
 	entry   *cache.Entry
 	private bool
+	fleet   bool
 }
 
 // prepareFetch copies what a fetch needs out of ctx (which fasthttp
 // recycles when the handler returns) and returns the fetch, which runs
-// under the first caller's deadline. The fetch stores a cacheable answer
-// unless an invalidation of its key happened while it ran.
+// under the first caller's deadline. On a cached route of a fleet it
+// first asks the shared cache, before admission: an answer another
+// gateway fetched costs no backend slot. The fetch stores a cacheable
+// answer (locally, and in the shared cache) unless an invalidation of its
+// key happened while it ran.
 func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) func() (answer, error) {
 	req := fasthttp.AcquireRequest()
 	g.prepareRequest(ctx, req, sc)
@@ -215,6 +227,13 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 	gen := g.gens.load(ckey)
 	return func() (answer, error) {
 		defer fasthttp.ReleaseRequest(req)
+		var fill sharedFill
+		if g.fleet != nil && rt.policy != nil {
+			var e *cache.Entry
+			if e, fill.gen, fill.ok = g.sharedLookup(ckey, variant, gen); e != nil {
+				return answer{entry: e, fleet: true}, nil
+			}
+		}
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
 		tok, err := g.admit(rt, user, deadline)
@@ -243,17 +262,24 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 			if private {
 				g.notStored[why].Add(1)
 			} else {
-				g.store(rt, ckey, gen, e, cc, resp.Header.Peek("Expires"), now)
+				g.store(rt, ckey, gen, fill, e, cc, resp.Header.Peek("Expires"), now)
 			}
 		}
 		return answer{entry: e, private: private}, nil
 	}
 }
 
+// sharedFill says whether a fetch's answer goes to the fleet's shared
+// cache (ok: its lookup reached Redis), and the generation it saw there.
+type sharedFill struct {
+	gen string
+	ok  bool
+}
+
 // store caches e under ckey when the route's policy and the answer's
 // Cache-Control (cc: every line joined) allow it and no invalidation
-// intervened.
-func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, cc, expires []byte, now time.Time) {
+// intervened, here or (for a fleet) in another gateway.
+func (g *Gateway) store(rt *route, ckey []byte, gen uint64, fill sharedFill, e *cache.Entry, cc, expires []byte, now time.Time) {
 	fresh, stale, ok := rt.policy.Lifetime(now, cc, expires)
 	if !ok {
 		g.notStored[unsharedNoLifetime].Add(1)
@@ -263,6 +289,9 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, e *cache.Entry, cc, 
 		return
 	}
 	e.FreshUntil, e.StaleUntil = fresh.UnixNano(), stale.UnixNano()
+	if fill.ok && !g.sharedFill(ckey, e, fill.gen, now) {
+		return
+	}
 	g.cache.Set(nil, ckey, e)
 }
 
@@ -311,13 +340,15 @@ func (g *Gateway) requestID(ctx *fasthttp.RequestCtx, sc *scratch) []byte {
 
 // invalidate drops the entries of the routes rt names for the same key,
 // and makes fetches of them already in flight neither store nor share
-// their now obsolete answer with later requests.
+// their now obsolete answer with later requests; in a fleet, on every
+// gateway, before the answer leaves (within cache.shared.timeout).
 func (g *Gateway) invalidate(rt *route, sc *scratch) {
 	for _, prefix := range rt.invalidates {
 		sc.buf = append(append(sc.buf[:0], prefix...), sc.key...)
-		g.gens.bump(sc.buf)
-		g.flights.Forget(sc.buf)
-		g.cache.Del(sc.buf)
+		g.invalidateLocal(sc.buf)
+		if g.fleet != nil {
+			g.fleet.store.Invalidate(sc.buf) //nolint:errcheck // kept and sent when Redis answers; counted
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,11 @@ const reasonWatch = "file changed"
 // restarts; ignored silently, it would surprise whoever reloads.
 func restartOnly(running, next *configs.Config) error {
 	values := func(c *configs.Config) []string {
-		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath)}
+		shared := "none"
+		if sh := c.Cache.Shared; sh != nil {
+			shared = fmt.Sprintf("%+v", *sh)
+		}
+		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath), shared}
 	}
 	was, now := values(running), values(next)
 	var errs []error

@@ -97,11 +97,12 @@ func (g *Gateway) rebind(listen, adminListen string) error {
 	if g.lns.main == nil {
 		return nil // not serving yet
 	}
-	move := func(cur **boundListener, s *fasthttp.Server, addr string) error {
+	reusePort := g.state.Load().cfg.Server.ReusePort
+	move := func(cur **boundListener, s *fasthttp.Server, addr string, reuse bool) error {
 		if (*cur).configured == addr {
 			return nil
 		}
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listener.Listen(addr, reuse)
 		if err != nil {
 			return fmt.Errorf("rebind %s: %w", addr, err)
 		}
@@ -111,10 +112,10 @@ func (g *Gateway) rebind(listen, adminListen string) error {
 		old.Close() //nolint:errcheck
 		return nil
 	}
-	if err := move(&g.lns.main, g.server, listen); err != nil {
+	if err := move(&g.lns.main, g.server, listen, reusePort); err != nil {
 		return err
 	}
-	return move(&g.lns.admin, g.admin, adminListen)
+	return move(&g.lns.admin, g.admin, adminListen, false)
 }
 
 // Shutdown drains: /readyz turns 503, listeners close, in-flight requests
@@ -130,6 +131,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if g.state.Load().cfg.Cache.PersistPath != "" {
 		g.saveCache("drain")
+	}
+	if g.fleet != nil {
+		g.fleet.store.Close()
 	}
 	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
 		err = aerr

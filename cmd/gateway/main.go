@@ -37,6 +37,7 @@ import (
 
 	"shedgate/configs"
 	"shedgate/gateway"
+	"shedgate/internal/listener"
 )
 
 func main() {
@@ -113,7 +114,7 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		return 2
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ln, err := listener.Listen(cfg.Server.Listen, cfg.Server.ReusePort)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway: listen:", err)
 		return 1

@@ -57,3 +57,19 @@ func TestAcceptReturnsOtherErrors(t *testing.T) {
 		t.Fatalf("closed listener: %v; want its error at once", err)
 	}
 }
+
+func TestListenReusePortSharesAPort(t *testing.T) {
+	a, err := Listen("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Listen(a.Addr().String(), true)
+	if err != nil {
+		t.Fatalf("second listener with SO_REUSEPORT on %s: %v", a.Addr(), err)
+	}
+	defer b.Close()
+	if _, err := Listen(a.Addr().String(), false); err == nil {
+		t.Fatal("a listener without SO_REUSEPORT bound a port already in use")
+	}
+}

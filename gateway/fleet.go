@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"go.uber.org/zap"
+
+	"shedgate/cache"
+	"shedgate/configs"
+	"shedgate/sharedcache"
+)
+
+// What a fleet of gateways shares, and what stays per process.
+//
+// Shared, through Redis (cache.shared, package sharedcache): cached
+// answers, as a second level behind each process's own cache, and
+// invalidations. A local miss on a cached route asks Redis, inside the
+// key's flight and before admission (an answer another process fetched
+// costs no backend slot); a fetched answer is written to Redis with its
+// freshness; a 2xx on a route that invalidates reaches every process.
+//
+// Per process, by design: coalescing (a flight is a goroutine's wait,
+// and a cross-process lock would put Redis on every miss's critical
+// path), per-key rates (each process limits what it sends; N processes
+// allow N times the rate), and the adaptive limit (each process measures
+// the backend's answers to its own requests, which is what lets N of them
+// share one backend without coordination: each backs off when the
+// backend's round trip grows).
+type fleet struct {
+	store *sharedcache.Store
+	// untrusted counts local hits served as stale because an invalidation
+	// may have been missed (see sharedcache.Store.Trusted).
+	untrusted atomic.Uint64
+	// hits counts requests answered from Redis.
+	hits atomic.Uint64
+}
+
+// xCacheShared marks an answer another process of the fleet fetched.
+var xCacheShared = []byte("HIT-SHARED")
+
+// startFleet connects the gateway to its fleet's shared cache, when the
+// config has one.
+func (g *Gateway) startFleet(sh *configs.SharedCache) error {
+	if sh == nil {
+		return nil
+	}
+	store, err := sharedcache.New(sharedcache.Config{
+		Addrs: sh.Redis, Timeout: sh.Timeout, LocalTTL: sh.LocalTTL,
+		Failures: sh.BreakerFailures, OpenFor: sh.BreakerOpen, Prefix: sh.Prefix,
+		OnInvalidate: g.invalidateLocal,
+		OnError: func(msg string, err error) {
+			g.log.Warn("shared cache: "+msg+"; serving from the local cache and the backend", zap.Error(err))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	g.fleet = &fleet{store: store}
+	g.metrics.set.RegisterMetricsWriter(g.writeFleetMetrics)
+	return nil
+}
+
+// invalidateLocal drops this process's entry for ckey and makes fetches
+// of it in flight neither store nor share their answer.
+func (g *Gateway) invalidateLocal(ckey []byte) {
+	g.gens.bump(ckey)
+	g.flights.Forget(ckey)
+	g.cache.Del(ckey)
+}
+
+// trusted reports whether a fresh local entry may be served as a hit: with
+// a fleet, only if no invalidation of it can have been missed.
+func (g *Gateway) trusted(e *cache.Entry, now time.Time) bool {
+	if g.fleet == nil || g.fleet.store.Trusted(e.LocalAt, now) {
+		return true
+	}
+	g.fleet.untrusted.Add(1)
+	return false
+}
+
+// sharedLookup asks the fleet's cache for ckey. It returns a fresh entry
+// of the same variant (stored locally too, unless an invalidation came
+// meanwhile), or the key's generation for a later sharedFill; ok is false
+// when Redis could not be asked.
+func (g *Gateway) sharedLookup(ckey, variant []byte, gen uint64) (e *cache.Entry, sgen string, ok bool) {
+	val, sgen, err := g.fleet.store.Get(ckey)
+	if err != nil {
+		return nil, "", false
+	}
+	if val == nil {
+		return nil, sgen, true
+	}
+	e = new(cache.Entry)
+	now := time.Now()
+	// An entry with Vary is left to the backend: which request headers
+	// it needs is known only to the process that stored it.
+	if e.Unmarshal(val) != nil || !bytes.Equal(e.Variant, variant) || len(e.Vary) > 0 || !e.Fresh(now) {
+		return nil, sgen, true
+	}
+	g.fleet.hits.Add(1)
+	e.LocalAt = now.UnixNano()
+	if g.gens.load(ckey) == gen {
+		g.cache.Set(nil, ckey, e)
+	}
+	return e, sgen, true
+}
+
+// sharedFill writes a fetched entry to the fleet's cache, fresh until
+// freshUntil, unless the key was invalidated since the lookup that gave
+// sgen; it reports whether the entry may still be stored locally.
+func (g *Gateway) sharedFill(ckey []byte, e *cache.Entry, sgen string, now time.Time) bool {
+	err := g.fleet.store.Fill(ckey, e.Marshal(nil), sgen, time.Duration(e.FreshUntil-now.UnixNano()))
+	return !errors.Is(err, sharedcache.ErrInvalidated)
+}
+
+// FleetStatus is the shared cache's part of /status.
+type FleetStatus struct {
+	// Subscribed: invalidations from the other processes are heard.
+	Subscribed  bool   `json:"subscribed"`
+	BreakerOpen bool   `json:"breaker_open"`
+	Hits        uint64 `json:"hits"`
+	Misses      uint64 `json:"misses"`
+	Errors      uint64 `json:"errors"`
+	// Unavailable counts calls not made: breaker open, or not connected.
+	Unavailable           uint64 `json:"unavailable"`
+	Fills                 uint64 `json:"fills"`
+	FillsRefused          uint64 `json:"fills_refused"`
+	InvalidationsSent     uint64 `json:"invalidations_sent"`
+	InvalidationsReceived uint64 `json:"invalidations_received"`
+	InvalidationsPending  uint64 `json:"invalidations_pending"`
+	// Untrusted counts local hits served as stale after invalidations
+	// may have been missed.
+	Untrusted uint64 `json:"untrusted"`
+}
+
+func (g *Gateway) fleetStatus() *FleetStatus {
+	if g.fleet == nil {
+		return nil
+	}
+	s := g.fleet.store.Stats()
+	return &FleetStatus{Subscribed: s.Subscribed, BreakerOpen: s.BreakerOpen, Hits: g.fleet.hits.Load(),
+		Misses: s.Misses, Errors: s.Errors, Unavailable: s.Unavailable, Fills: s.Fills, FillsRefused: s.FillsRefused,
+		InvalidationsSent: s.InvalidationsSent, InvalidationsReceived: s.InvalidationsReceived,
+		InvalidationsPending: s.InvalidationsPending, Untrusted: g.fleet.untrusted.Load()}
+}
+
+func (g *Gateway) writeFleetMetrics(w io.Writer) {
+	s := g.fleet.store.Stats()
+	b := func(v bool) uint64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_hits_total", g.fleet.hits.Load())
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_misses_total", s.Misses)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_errors_total", s.Errors)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_unavailable_total", s.Unavailable)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_fills_total", s.Fills)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_fills_refused_total", s.FillsRefused)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_invalidations_sent_total", s.InvalidationsSent)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_invalidations_received_total", s.InvalidationsReceived)
+	metrics.WriteGaugeUint64(w, "gateway_shared_cache_invalidations_pending", s.InvalidationsPending)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_invalidations_dropped_total", s.InvalidationsDropped)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_breaker_opens_total", s.BreakerOpens)
+	metrics.WriteGaugeUint64(w, "gateway_shared_cache_breaker_open", b(s.BreakerOpen))
+	metrics.WriteGaugeUint64(w, "gateway_shared_cache_subscribed", b(s.Subscribed))
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_resubscribes_total", s.Resubscribes)
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_untrusted_hits_total", g.fleet.untrusted.Load())
+}
