@@ -17,6 +17,7 @@ run: build
 ## two cores, and its allocation tests need sync.Pool to keep what it is
 ## given.
 test: vet
+	./scripts/deps.sh redis
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -vx 'shedgate/gateway')
 	$(GO) test -race -count=1 -timeout 10m -run '^(TestInProcess|Fuzz)' ./gateway
 	$(GO) test -count=1 -timeout 30m ./gateway

@@ -253,6 +253,7 @@ func (s *Store) subscribe(c rueidis.Client) error {
 func (s *Store) up() {
 	now := time.Now().UnixNano()
 	s.trustedFrom.Store(now)
+	s.br.success() // Redis answers: no need to wait for the breaker's probe
 	before := s.everUp.Swap(true)
 	if s.downSince.Swap(0) != 0 && before {
 		s.resubscribes.Add(1)

@@ -1,0 +1,307 @@
+package gateway_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"shedgate/internal/proctest"
+	"shedgate/internal/wait"
+)
+
+// The fleet tests run several gateway processes in front of one issuer,
+// sharing a real redis-server started on a free loopback port.
+
+// sharedCache is the cache.shared section for redis, indented under cache:.
+func sharedCache(redis string) string {
+	return fmt.Sprintf("  shared:\n    redis: [%q]", redis)
+}
+
+// fleetConfig is cacheConfig (one class; codes cached, coalesced and
+// invalidated by a re-issue) with the shared cache on redis.
+func fleetConfig(target, redis string) string { return cacheConfig(target, sharedCache(redis)) }
+
+// fleetSurgeConfig is admissionConfig with the shared cache on redis and
+// the public listener on listen with reuse_port, so that several gateways
+// share it.
+func fleetSurgeConfig(target, redis, listen string) string {
+	cfg := admissionConfig(target) + "cache:\n" + sharedCache(redis) + "\n"
+	return strings.Replace(cfg, `  listen: "127.0.0.1:0"`, fmt.Sprintf("  listen: %q\n  reuse_port: true", listen), 1)
+}
+
+// fleetStatus is the part of a gateway's /status the fleet tests read.
+type fleetStatus struct {
+	Cache struct {
+		Hits, Misses uint64
+	} `json:"cache"`
+	SharedCache *struct {
+		Subscribed            bool   `json:"subscribed"`
+		Hits                  uint64 `json:"hits"`
+		Errors                uint64 `json:"errors"`
+		Unavailable           uint64 `json:"unavailable"`
+		InvalidationsReceived uint64 `json:"invalidations_received"`
+		Untrusted             uint64 `json:"untrusted"`
+	} `json:"shared_cache"`
+}
+
+func (p gatewayProc) fleet(t *testing.T) fleetStatus {
+	t.Helper()
+	var s fleetStatus
+	getJSON(t, p.admin("/status"), &s)
+	if s.SharedCache == nil {
+		t.Fatalf("%s: /status has no shared_cache", p.admin("/status"))
+	}
+	return s
+}
+
+// startFleet starts n gateways on the shared cache and waits until each
+// hears invalidations.
+func startFleet(t *testing.T, n int, target, redis string) []gatewayProc {
+	t.Helper()
+	var gws []gatewayProc
+	for range n {
+		gws = append(gws, startGateway(t, fleetConfig(target, redis)))
+	}
+	waitSubscribed(t, gws)
+	return gws
+}
+
+func waitSubscribed(t *testing.T, gws []gatewayProc) {
+	t.Helper()
+	wait.For(t, 10*time.Second, "every gateway subscribed to invalidations", func() bool {
+		for _, g := range gws {
+			if !g.fleet(t).SharedCache.Subscribed {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestFleetSharesFetchedAnswers: a code fetched through A is a cache hit
+// for B, without a backend call.
+func TestFleetSharesFetchedAnswers(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "16", "-service-time", "1ms")
+	gws := startFleet(t, 2, is.addr(), r.Addr)
+	a, b := gws[0], gws[1]
+	id := makeIDs(1, 21)[0]
+
+	status, hdr, body := do(t, "GET", a.url("/v1/codes/"+id), "")
+	if status != 200 || hdr.Get("X-Cache") != "MISS" {
+		t.Fatalf("first GET through A: %d X-Cache %q", status, hdr.Get("X-Cache"))
+	}
+	calls := is.stats(t).Ops["code"]
+	status, hdr, got := do(t, "GET", b.url("/v1/codes/"+id), "")
+	if status != 200 || hdr.Get("X-Cache") != "HIT-SHARED" || got != body {
+		t.Fatalf("GET through B: %d X-Cache %q body %q; want 200 HIT-SHARED with A's body %q", status, hdr.Get("X-Cache"), got, body)
+	}
+	_, hdr, _ = do(t, "GET", b.url("/v1/codes/"+id), "")
+	if hdr.Get("X-Cache") != "HIT" {
+		t.Fatalf("second GET through B: X-Cache %q; want HIT from B's own cache", hdr.Get("X-Cache"))
+	}
+	if after := is.stats(t).Ops["code"]; after != calls {
+		t.Fatalf("the issuer answered %d code requests after A's fetch; want 0", after-calls)
+	}
+	if s := b.fleet(t); s.SharedCache.Hits != 1 {
+		t.Fatalf("B's shared_cache.hits = %d; want 1", s.SharedCache.Hits)
+	}
+}
+
+// TestFleetReissueReachesEveryGateway: over 1,000 keys, a re-issue
+// through A, then GETs through B and C until they answer the new code,
+// while readers race on every gateway. The new code must come within
+// 100 ms p99 of the re-issue's answer, and the old one never after it.
+func TestFleetReissueReachesEveryGateway(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "64", "-service-time", "1ms")
+	gws := startFleet(t, 3, is.addr(), r.Addr)
+	ids := makeIDs(1000, 22)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Second}
+	get := func(g gatewayProc, path string) (int, string) {
+		resp, err := client.Get(g.url(path))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, err = fmt.Fprint(&b, readAll(resp))
+		if err != nil {
+			return 0, err.Error()
+		}
+		return resp.StatusCode, b.String()
+	}
+
+	// Every gateway holds every code.
+	parallel(16, len(ids), func(i int) {
+		for _, g := range gws {
+			if status, body := get(g, "/v1/codes/"+ids[i]); status != 200 {
+				t.Errorf("warm-up GET %d: %d %s", i, status, body)
+			}
+		}
+	})
+
+	// Readers race on random keys through every gateway meanwhile.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	var raced, racedBad atomic.Int64
+	for w := range 6 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if status, _ := get(gws[rng.IntN(3)], "/v1/codes/"+ids[rng.IntN(len(ids))]); status != 200 {
+					racedBad.Add(1)
+				}
+				raced.Add(1)
+			}
+		}()
+	}
+
+	var mu sync.Mutex
+	var lags []time.Duration
+	var flips atomic.Int64
+	parallel(8, len(ids), func(i int) {
+		req, _ := http.NewRequest("POST", gws[0].url("/v1/codes/"+ids[i]+"/reissue"), nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Errorf("re-issue %d: %v", i, err)
+			return
+		}
+		fresh := readAll(resp)
+		resp.Body.Close()
+		answered := time.Now()
+		if resp.StatusCode != 200 {
+			t.Errorf("re-issue %d through A: %d %s", i, resp.StatusCode, fresh)
+			return
+		}
+		for _, g := range gws[1:] {
+			for {
+				status, body := get(g, "/v1/codes/"+ids[i])
+				if status == 200 && body == fresh {
+					mu.Lock()
+					lags = append(lags, time.Since(answered))
+					mu.Unlock()
+					break
+				}
+				if time.Since(answered) > 5*time.Second {
+					t.Errorf("key %d: %s still answers %d %q 5s after the re-issue", i, g.url(""), status, body)
+					break
+				}
+			}
+			if _, body := get(g, "/v1/codes/"+ids[i]); body != fresh {
+				flips.Add(1)
+			}
+		}
+	})
+	close(stop)
+	readers.Wait()
+
+	slices.Sort(lags)
+	if len(lags) == 0 {
+		t.Fatal("no re-issue was seen through B or C")
+	}
+	p99 := lags[len(lags)*99/100]
+	t.Logf("%d re-issues seen through B and C: lag p50 %v p99 %v max %v; racing readers %d requests, %d not 200",
+		len(lags), lags[len(lags)/2], p99, lags[len(lags)-1], raced.Load(), racedBad.Load())
+	if len(lags) != 2*len(ids) {
+		t.Errorf("%d of %d re-issues seen", len(lags), 2*len(ids))
+	}
+	if p99 > 100*time.Millisecond {
+		t.Errorf("new code through B and C p99 %v after the re-issue's answer; want <= 100ms", p99)
+	}
+	if flips.Load() > 0 {
+		t.Errorf("%d times the old code came back after the new one was served", flips.Load())
+	}
+	if racedBad.Load() > 0 {
+		t.Errorf("%d racing reads were not 200", racedBad.Load())
+	}
+}
+
+// TestFleetServesThroughRedisDeath: redis-server killed mid-run at 2,000
+// req/s through three gateways: no client error, answers from the local
+// caches and the backend; restarted, sharing resumes.
+func TestFleetServesThroughRedisDeath(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "64", "-service-time", "1ms")
+	gws := startFleet(t, 3, is.addr(), r.Addr)
+	ids := makeIDs(400, 23)
+
+	// Down for longer than local_ttl (2s): the gateways then refetch the
+	// entries from before, from the backend, with Redis unreachable.
+	killAt, restartAt := 1500*time.Millisecond, 5*time.Second
+	go func() {
+		time.Sleep(killAt)
+		r.Kill()
+		time.Sleep(restartAt - killAt)
+		r.Restart()
+	}()
+	res := steadyLoad(t, 2000, 7*time.Second, func(i int) (string, string, string) {
+		return "GET", gws[i%3].url("/v1/codes/" + ids[(i*7)%len(ids)]), ""
+	})
+	t.Logf("load: %s", res)
+	if res.ok.Load() != res.sent.Load() {
+		t.Errorf("with Redis killed and restarted mid-run: %s; want every request answered 200", res)
+	}
+	var down uint64
+	for _, g := range gws {
+		s := g.fleet(t).SharedCache
+		down += s.Errors + s.Unavailable
+	}
+	if down == 0 {
+		t.Error("no gateway saw Redis fail: the kill did not happen during the load")
+	}
+
+	// Sharing resumes: a key fetched through A is soon a shared hit for B
+	// (the first calls on the new connections may still fail).
+	waitSubscribed(t, gws)
+	fresh := makeIDs(50, 24)
+	n := 0
+	wait.For(t, 10*time.Second, "a key fetched through A after the restart is HIT-SHARED through B", func() bool {
+		id := fresh[n%len(fresh)]
+		n++
+		do(t, "GET", gws[0].url("/v1/codes/"+id), "")
+		_, hdr, _ := do(t, "GET", gws[1].url("/v1/codes/"+id), "")
+		return hdr.Get("X-Cache") == "HIT-SHARED"
+	})
+}
+
+// parallel runs f(0..n-1) on workers goroutines.
+func parallel(workers, n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func readAll(resp *http.Response) string {
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
