@@ -3,11 +3,16 @@ GO      ?= go
 BIN     := bin
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: run test build vet bench rehearsal clean fuzz
+.PHONY: run run-fleet test build vet bench rehearsal clean fuzz
 
 ## run: build, start the simulated issuer and the gateway on loopback; Ctrl-C stops both
 run: build
 	./scripts/run.sh
+
+## run-fleet: redis-server, the simulated issuer and three gateways sharing port 8080 and their cache
+run-fleet: build
+	./scripts/deps.sh redis
+	./scripts/run-fleet.sh
 
 ## test: the whole suite (what .ci/run calls). The packages of units run
 ## under the race detector, and so do the gateway's in-process handler

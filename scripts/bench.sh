@@ -21,10 +21,10 @@ fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
 	# The TestBench ones, and the tests whose timing targets are figures
 	# here (in make test they only refuse what a busy machine can't explain).
-	pattern=${2:-'TestBench|TestOutageServesStaleAndFailsFast|TestTargetKilledAndBack|TestTargetHangsThenFails|TestBothTargetsDown'}
+	pattern=${2:-'TestBench|TestFleetSurge|TestOutageServesStaleAndFailsFast|TestTargetKilledAndBack|TestTargetHangsThenFails|TestBothTargetsDown'}
 	# HAProxy is the peer the admission benchmarks compare with; HAProxy's
 	# and nginx's caches the per-core cache-hit benchmark, driven by wrk.
-	scripts/deps.sh haproxy nginx wrk
+	scripts/deps.sh haproxy nginx wrk redis
 	echo "== End-to-end benchmarks ($pattern): figures against targets"
 	SHEDGATE_BENCH=1 go test -count=1 -timeout 40m -run "$pattern" -v ./gateway 2>&1 |
 		tee out/bench/e2e.log | grep -E '^(FIGURE|--- |ok|FAIL)|loadtest: offered'
