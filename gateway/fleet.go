@@ -31,13 +31,70 @@ import (
 // the backend's answers to its own requests, which is what lets N of them
 // share one backend without coordination: each backs off when the
 // backend's round trip grows).
+//
+// One admission signal crosses the fleet: when a request of class c loses
+// in a queue after the level admitted it, this gateway sheds every lower
+// class at once (strict priority, see limiter/doc.go), and tells the
+// others, which do the same (DAGOR's upstream propagation of the
+// admission level, reduced to its strict-priority event). Without it, a
+// lower class was served at one gateway while another lost a check-in.
+// Signals are throttled to one per class per shedSignalEvery.
 type fleet struct {
+	// sig carries the classes to signal to the publisher goroutine;
+	// lastShed throttles them (Unix nanoseconds, per class).
+	sig      chan int
+	lastShed [maxSignalClasses]atomic.Int64
+
 	store *sharedcache.Store
 	// untrusted counts local hits served as stale because an invalidation
 	// may have been missed (see sharedcache.Store.Trusted).
 	untrusted atomic.Uint64
 	// hits counts requests answered from Redis.
 	hits atomic.Uint64
+}
+
+const (
+	maxSignalClasses = 64
+	shedSignalEvery  = 20 * time.Millisecond
+)
+
+// shedSignal is the limiter's OnLoss: it hands class c to the publisher,
+// at most once per shedSignalEvery, without blocking the request path.
+func (g *Gateway) shedSignal(c int) {
+	f := g.fleet
+	if f == nil || c < 0 || c >= maxSignalClasses {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := f.lastShed[c].Load()
+	if now-last < int64(shedSignalEvery) || !f.lastShed[c].CompareAndSwap(last, now) {
+		return
+	}
+	select {
+	case f.sig <- c:
+	default:
+	}
+}
+
+// publishSheds sends the shed signals to the fleet until stop.
+func (g *Gateway) publishSheds(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case c := <-g.fleet.sig:
+			if classes := g.state.Load().cfg.Limiter.Classes; c < len(classes) {
+				g.fleet.store.PublishShed(classes[c].Name) //nolint:errcheck // counted; the next loss signals again
+			}
+		}
+	}
+}
+
+// shedFromFleet applies another gateway's shed signal.
+func (g *Gateway) shedFromFleet(class string) {
+	if c := g.state.Load().cfg.ClassIndex(class); c >= 0 {
+		g.limiter.ShedBelow(c)
+	}
 }
 
 // xCacheShared marks an answer another process of the fleet fetched.
@@ -53,6 +110,7 @@ func (g *Gateway) startFleet(sh *configs.SharedCache) error {
 		Addrs: sh.Redis, Timeout: sh.Timeout, LocalTTL: sh.LocalTTL,
 		Failures: sh.BreakerFailures, OpenFor: sh.BreakerOpen, Prefix: sh.Prefix,
 		OnInvalidate: g.invalidateLocal,
+		OnShed:       g.shedFromFleet,
 		OnError: func(msg string, err error) {
 			g.log.Warn("shared cache: "+msg+"; serving from the local cache and the backend", zap.Error(err))
 		},
@@ -60,7 +118,8 @@ func (g *Gateway) startFleet(sh *configs.SharedCache) error {
 	if err != nil {
 		return err
 	}
-	g.fleet = &fleet{store: store}
+	g.fleet = &fleet{store: store, sig: make(chan int, 8)}
+	go g.publishSheds(g.stop)
 	g.metrics.set.RegisterMetricsWriter(g.writeFleetMetrics)
 	return nil
 }
@@ -172,4 +231,6 @@ func (g *Gateway) writeFleetMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_shared_cache_subscribed", b(s.Subscribed))
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_resubscribes_total", s.Resubscribes)
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_untrusted_hits_total", g.fleet.untrusted.Load())
+	metrics.WriteCounterUint64(w, "gateway_fleet_shed_signals_sent_total", s.ShedsSent)
+	metrics.WriteCounterUint64(w, "gateway_fleet_shed_signals_received_total", s.ShedsReceived)
 }

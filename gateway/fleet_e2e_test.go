@@ -371,8 +371,11 @@ func TestFleetSurge(t *testing.T) {
 	fleet := runSurge(t, is, scenario, "http://"+addr, gws)
 	fleetRatio := hitRatio(t, gws)
 	var shared uint64
-	for _, g := range gws {
+	for i, g := range gws {
 		shared += g.fleet(t).SharedCache.Hits
+		m := getText(t, g.admin("/metrics"))
+		t.Logf("gateway %d: shed signals sent %.0f, received %.0f", i,
+			metricValue(m, "gateway_fleet_shed_signals_sent_total"), metricValue(m, "gateway_fleet_shed_signals_received_total"))
 	}
 	t.Logf("hit ratio: one gateway %.3f, three sharing Redis %.3f (%d answers from Redis)", singleRatio, fleetRatio, shared)
 
@@ -433,4 +436,16 @@ func TestBenchFleetCacheHit(t *testing.T) {
 	figure(t, "cache hits, one gateway (median of 3)", median(oneRates), "/s", "", true)
 	figure(t, "cache hits, 3 gateways on one port + Redis", median(fleetRates), "/s", "", true)
 	figure(t, "cache-hit throughput fleet / one gateway", median(ratios), "x", "2 cores shared", true)
+}
+
+// metricValue reads one unlabelled sample from a /metrics text.
+func metricValue(text, name string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f) //nolint:errcheck
+			return f
+		}
+	}
+	return -1
 }

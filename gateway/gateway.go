@@ -203,6 +203,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.demand = limiter.NewDemand(1 << 16) // 32 KiB; fades every 655,360 misses
 	lc := limiterConfig(&cfg.Limiter)
 	lc.LocalDelay = g.local.current
+	lc.OnLoss = g.shedSignal
 	if g.limiter, err = limiter.New(lc); err != nil {
 		return nil, err
 	}
@@ -213,10 +214,10 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.state.Store(st)
 	if err := g.startFleet(cfg.Cache.Shared); err != nil {
 		return nil, err
 	}
-	g.state.Store(st)
 	g.startPools(st)
 	g.reload.load = opts.Load
 	if g.reload.load == nil {

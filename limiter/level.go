@@ -48,6 +48,23 @@ type levelCtl struct {
 // at once, without waiting for the window (strict priority).
 func (l *Limiter) loss(c int) {
 	l.lvl.losses.Add(1)
+	l.shedBelow(c)
+	if l.onLoss != nil {
+		l.onLoss(c)
+	}
+}
+
+// ShedBelow sheds every class below c now, as a loss of a class c request
+// here would, without counting it as this limiter's overload: another
+// gateway in front of the same backend lost one (Config.OnLoss). The level
+// then rises again window by window while this gateway's windows are calm.
+func (l *Limiter) ShedBelow(c int) {
+	if c >= 0 && c < len(l.classes.Load().list) {
+		l.shedBelow(c)
+	}
+}
+
+func (l *Limiter) shedBelow(c int) {
 	top := int64((c+1)<<subBits - 1)
 	for {
 		cur := l.level.Load()

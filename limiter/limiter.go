@@ -66,6 +66,12 @@ type Config struct {
 	// best recent delivery rate. It must be cheap and safe for concurrent
 	// use. Default: none.
 	LocalDelay func() time.Duration
+	// OnLoss, if set, is told the class of each request that lost in a
+	// queue after the admission level let it in (the event that sheds
+	// every lower class at once), so that a fleet of gateways can tell
+	// each other (ShedBelow). It runs on the request path: it must be
+	// cheap and must not block. Default: none.
+	OnLoss func(class int)
 
 	// SampleWindow is the shortest time between two limit updates.
 	// Default 100ms.
@@ -131,6 +137,7 @@ type Limiter struct {
 	now        func() time.Time
 	afterFunc  func(time.Duration, func()) Timer
 	localDelay func() time.Duration // nil: none
+	onLoss     func(class int)      // nil: none
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
@@ -169,7 +176,8 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc, localDelay: c.LocalDelay, levelWindow: c.SampleWindow, queueTarget: c.QueueDelayTarget}
+	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc, localDelay: c.LocalDelay, onLoss: c.OnLoss,
+		levelWindow: c.SampleWindow, queueTarget: c.QueueDelayTarget}
 	l.overloadWait = c.OverloadWait
 	cs := newClassSet(len(c.Classes))
 	for i, cc := range c.Classes {

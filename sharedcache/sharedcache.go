@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,9 @@ type Config struct {
 	// OnInvalidate receives each invalidated key, from any process (this
 	// one included). It must not block.
 	OnInvalidate func(key []byte)
+	// OnShed receives the class named by another process's PublishShed.
+	// It must not block. Default: ignored.
+	OnShed func(class string)
 	// OnError receives what went wrong talking to Redis (a lost
 	// subscription, the breaker opening), for the log. Default: ignored.
 	OnError func(msg string, err error)
@@ -112,16 +116,20 @@ type Stats struct {
 	BreakerOpen                       bool
 	Connected, Subscribed             bool
 	Resubscribes                      uint64
+	ShedsSent, ShedsReceived          uint64 // the fleet's shed signals
 }
 
 // Store is a shared cache on Redis. Its methods are safe for concurrent use.
 type Store struct {
 	cfg     Config
 	channel string
-	client  atomic.Pointer[rueidis.Client]
-	done    chan struct{}
-	wg      sync.WaitGroup
-	br      breaker
+	// shedChannel carries the fleet's shed signals, "<id> <class>"; id
+	// tells this process's own from the others'.
+	shedChannel, id string
+	client          atomic.Pointer[rueidis.Client]
+	done            chan struct{}
+	wg              sync.WaitGroup
+	br              breaker
 
 	// downSince is when the subscription was lost (Unix nanoseconds), 0
 	// while it is up; trustedFrom is when it last came up.
@@ -133,6 +141,7 @@ type Store struct {
 
 	hits, misses, errs, unavailable       atomic.Uint64
 	fills, fillsRefused                   atomic.Uint64
+	shedsSent, shedsReceived              atomic.Uint64
 	sent, received, dropped, resubscribes atomic.Uint64
 	pendingCount                          atomic.Uint64
 }
@@ -163,7 +172,11 @@ func New(cfg Config) (*Store, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = func(string, error) {}
 	}
-	s := &Store{cfg: cfg, channel: cfg.Prefix + "invalidate", done: make(chan struct{})}
+	if cfg.OnShed == nil {
+		cfg.OnShed = func(string) {}
+	}
+	s := &Store{cfg: cfg, channel: cfg.Prefix + "invalidate", shedChannel: cfg.Prefix + "shed",
+		id: fmt.Sprintf("%x", time.Now().UnixNano()), done: make(chan struct{})}
 	s.br.failures, s.br.openFor = int32(cfg.Failures), cfg.OpenFor
 	s.downSince.Store(time.Now().UnixNano())
 	s.wg.Add(2)
@@ -220,6 +233,13 @@ func (s *Store) subscribe(c rueidis.Client) error {
 	defer release()
 	wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
+			if m.Channel == s.shedChannel {
+				if id, class, ok := strings.Cut(m.Message, " "); ok && id != s.id {
+					s.shedsReceived.Add(1)
+					s.cfg.OnShed(class)
+				}
+				return
+			}
 			s.received.Add(1)
 			s.cfg.OnInvalidate([]byte(m.Message))
 		},
@@ -230,7 +250,7 @@ func (s *Store) subscribe(c rueidis.Client) error {
 		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), max(time.Second, s.cfg.Timeout))
-	err := dc.Do(ctx, dc.B().Subscribe().Channel(s.channel).Build()).Error()
+	err := dc.Do(ctx, dc.B().Subscribe().Channel(s.channel, s.shedChannel).Build()).Error()
 	cancel()
 	if err == nil {
 		select {
@@ -461,6 +481,25 @@ func (s *Store) flushPending() {
 	}
 }
 
+// PublishShed tells the other processes that a request of class lost
+// here while the level admitted it (their OnShed): in front of one backend
+// they then shed what is below it too. It waits for Redis at most
+// Config.Timeout; the caller throttles it.
+func (s *Store) PublishShed(class string) error {
+	c, err := s.call()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	err = c.Do(ctx, c.B().Publish().Channel(s.shedChannel).Message(s.id+" "+class).Build()).Error()
+	if err = s.result(err); err != nil {
+		return err
+	}
+	s.shedsSent.Add(1)
+	return nil
+}
+
 // Stats returns the Store's counters.
 func (s *Store) Stats() Stats {
 	return Stats{
@@ -471,5 +510,6 @@ func (s *Store) Stats() Stats {
 		BreakerOpens: s.br.opens.Load(), BreakerOpen: s.br.open(time.Now()),
 		Connected: s.client.Load() != nil, Subscribed: s.downSince.Load() == 0,
 		Resubscribes: s.resubscribes.Load(),
+		ShedsSent:    s.shedsSent.Load(), ShedsReceived: s.shedsReceived.Load(),
 	}
 }

@@ -1,0 +1,49 @@
+package limiter
+
+import (
+	"testing"
+	"time"
+)
+
+// TestShedBelowAndOnLoss: a loss of a class is told to OnLoss, and
+// ShedBelow (another gateway's loss) sheds the lower classes at arrival
+// while the class itself and those above are still admitted.
+func TestShedBelowAndOnLoss(t *testing.T) {
+	var lost []int
+	l, err := New(Config{InitialLimit: 1, MinLimit: 1, MaxLimit: 1,
+		Classes: []ClassConfig{{Name: "critical", MaxQueue: 10, MaxWait: time.Second},
+			{Name: "high", MaxQueue: 0}, {Name: "low", MaxQueue: 10, MaxWait: time.Second}},
+		OnLoss: func(c int) { lost = append(lost, c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, r := l.Acquire(0, 0, time.Time{}) // the only slot: the backend is busy
+	if r != ReasonNone {
+		t.Fatalf("first Acquire: %v", r)
+	}
+	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonQueueFull {
+		t.Fatalf("high with no queue and no slot: %v; want queue full", r)
+	}
+	if len(lost) != 1 || lost[0] != 1 {
+		t.Fatalf("OnLoss got %v; want [1] (the high request lost)", lost)
+	}
+	tok.Release(time.Millisecond, OutcomeOK)
+
+	l2, err := New(Config{InitialLimit: 1, MinLimit: 1, MaxLimit: 1,
+		Classes: []ClassConfig{{Name: "critical", MaxQueue: 10, MaxWait: time.Second},
+			{Name: "high", MaxQueue: 10, MaxWait: time.Second}, {Name: "low", MaxQueue: 10, MaxWait: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, _ := l2.Acquire(0, 0, time.Time{})
+	l2.ShedBelow(1) // another gateway lost a high request
+	if _, r := l2.Acquire(2, 0, time.Time{}); r != ReasonShed {
+		t.Fatalf("low after ShedBelow(high): %v; want shed at arrival", r)
+	}
+	busy.Release(time.Millisecond, OutcomeOK)
+	if _, r := l2.Acquire(1, 0, time.Time{}); r != ReasonNone {
+		t.Fatalf("high after ShedBelow(high): %v; want admitted", r)
+	}
+	l2.ShedBelow(7) // no such class: ignored
+	l2.ShedBelow(-1)
+}
