@@ -323,6 +323,9 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 	t.Logf("%s: goodput %.0f/s; issuer busy %.0f%%, deepest queue %d; success scan %.4f checkin %.4f show %.3f issue %.3f reissue %.3f; inversions %d s; shed p99 %.1f ms; admin p99 %.1f ms",
 		target, r.goodput, 100*r.busy, r.queue, rep.Classes["scan"].Success, rep.Classes["checkin"].Success,
 		rep.Classes["show"].Success, rep.Classes["issue"].Success, rep.Classes["reissue"].Success, r.inversions, r.shedP99, r.adminP99)
+	t.Logf("checkin: sent %d ok %d shed %d errors %d timeouts %d dropped %d, tries by status %v",
+		rep.Classes["checkin"].Sent, rep.Classes["checkin"].OK, rep.Classes["checkin"].Shed, rep.Classes["checkin"].Errors,
+		rep.Classes["checkin"].Timeouts, rep.Classes["checkin"].Dropped, rep.Classes["checkin"].Status)
 	return r
 }
 

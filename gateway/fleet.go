@@ -144,29 +144,33 @@ func (g *Gateway) trusted(e *cache.Entry, now time.Time) bool {
 
 // sharedLookup asks the fleet's cache for ckey. It returns a fresh entry
 // of the same variant (stored locally too, unless an invalidation came
-// meanwhile), or the key's generation for a later sharedFill; ok is false
-// when Redis could not be asked.
-func (g *Gateway) sharedLookup(ckey, variant []byte, gen uint64) (e *cache.Entry, sgen string, ok bool) {
-	val, sgen, err := g.fleet.store.Get(ckey)
+// meanwhile), or what a fetch needs: the key's generation for a later
+// sharedFill, and how often the fleet missed the key, to rank the fetch
+// (limiter.Demand.UserWith). fill.ok is false when Redis could not be
+// asked.
+func (g *Gateway) sharedLookup(ckey, variant []byte, gen uint64) (e *cache.Entry, fill sharedFill, demand int64) {
+	f, err := g.fleet.store.Get(ckey)
 	if err != nil {
-		return nil, "", false
+		return nil, sharedFill{}, 0
 	}
+	fill, demand = sharedFill{gen: f.Gen, ok: true}, f.Demand
+	val := f.Val
 	if val == nil {
-		return nil, sgen, true
+		return nil, fill, demand
 	}
 	e = new(cache.Entry)
 	now := time.Now()
 	// An entry with Vary is left to the backend: which request headers
 	// it needs is known only to the process that stored it.
 	if e.Unmarshal(val) != nil || !bytes.Equal(e.Variant, variant) || len(e.Vary) > 0 || !e.Fresh(now) {
-		return nil, sgen, true
+		return nil, fill, demand
 	}
 	g.fleet.hits.Add(1)
 	e.LocalAt = now.UnixNano()
 	if g.gens.load(ckey) == gen {
 		g.cache.Set(nil, ckey, e)
 	}
-	return e, sgen, true
+	return e, fill, demand
 }
 
 // sharedFill writes a fetched entry to the fleet's cache, fresh until

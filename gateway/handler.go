@@ -224,14 +224,22 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 	g.prepareRequest(ctx, req, sc)
 	ckey := append([]byte(nil), sc.ckey...)
 	variant := append([]byte(nil), sc.variant...)
+	key := sc.key
+	if g.fleet != nil {
+		key = append([]byte(nil), sc.key...)
+	}
 	gen := g.gens.load(ckey)
 	return func() (answer, error) {
 		defer fasthttp.ReleaseRequest(req)
 		var fill sharedFill
 		if g.fleet != nil && rt.policy != nil {
-			var e *cache.Entry
-			if e, fill.gen, fill.ok = g.sharedLookup(ckey, variant, gen); e != nil {
+			e, f, demand := g.sharedLookup(ckey, variant, gen)
+			if e != nil {
 				return answer{entry: e, fleet: true}, nil
+			}
+			fill = f
+			if demand > 0 && len(key) > 0 {
+				user = g.demand.UserWith(userHash(key), demand) // ranked by the fleet's demand
 			}
 		}
 		resp := fasthttp.AcquireResponse()

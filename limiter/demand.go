@@ -64,6 +64,19 @@ func (d *Demand) User(keyHash uint64) uint64 {
 	return (7-demandRank[d.add(keyHash)])<<61 | keyHash>>3
 }
 
+// UserWith returns the user hash to admit a request for the key with hash
+// keyHash by, ranked by the larger of this sketch's count and others, a
+// count made elsewhere (a fleet's count of the key's misses on every
+// gateway: each gateway alone sees only its share of the demand). It
+// counts nothing: User counted the request. A nil Demand returns keyHash.
+func (d *Demand) UserWith(keyHash uint64, others int64) uint64 {
+	if d == nil {
+		return keyHash
+	}
+	n := max(d.count(keyHash), int(min(max(others, 0), 15)))
+	return (7-demandRank[n])<<61 | keyHash>>3
+}
+
 // count returns how many requests for keyHash the sketch has counted
 // (at most 15) since they last faded.
 func (d *Demand) count(keyHash uint64) int {

@@ -160,3 +160,29 @@ func TestDemandCachesMoreOfTheHotKeys(t *testing.T) {
 		t.Errorf("cache hits: by demand %d, by hash %d; want at least 1.5x", byDemand, byHash)
 	}
 }
+
+// TestUserWithRanksByTheLargerCount: a key this gateway saw once but the
+// fleet missed ten times ranks as the fleet's count says, and a key seen
+// here more often than the fleet's count keeps its own rank.
+func TestUserWithRanksByTheLargerCount(t *testing.T) {
+	d := NewDemand(1 << 12)
+	const a, b = 0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321
+	once := d.User(a)
+	if got := d.UserWith(a, 10); got >= once {
+		t.Fatalf("UserWith(a, fleet 10) = %x, not more important than its own rank %x", got, once)
+	}
+	if got := d.UserWith(a, 0); got != once {
+		t.Fatalf("UserWith(a, fleet 0) = %x; want its own rank %x", got, once)
+	}
+	var own uint64
+	for range 8 {
+		own = d.User(b)
+	}
+	if got := d.UserWith(b, 1); got != own {
+		t.Fatalf("UserWith(b, fleet 1) = %x; want its own higher rank %x", got, own)
+	}
+	var nilDemand *Demand
+	if got := nilDemand.UserWith(a, 5); got != a {
+		t.Fatalf("nil Demand: %x; want the key's hash", got)
+	}
+}

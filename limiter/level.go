@@ -58,11 +58,20 @@ func (l *Limiter) loss(c int) {
 // here would, without counting it as this limiter's overload: another
 // gateway in front of the same backend lost one (Config.OnLoss). The level
 // then rises again window by window while this gateway's windows are calm.
+//
+// For fleetHold after it, the level does not rise above class c: the
+// signal comes again while c loses anywhere, and a calm window here must
+// not hand lower classes slots in between.
 func (l *Limiter) ShedBelow(c int) {
 	if c >= 0 && c < len(l.classes.Load().list) {
 		l.shedBelow(c)
+		l.fleetCap.Store(int64((c+1)<<subBits - 1))
+		l.fleetCapUntil.Store(l.now().Add(fleetHold).UnixNano())
 	}
 }
+
+// fleetHold is how long another gateway's ShedBelow caps the level.
+const fleetHold = 100 * time.Millisecond
 
 func (l *Limiter) shedBelow(c int) {
 	top := int64((c+1)<<subBits - 1)
@@ -127,6 +136,9 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		level = max(lo, min(level-1, highestWithin(counts, want)))
 	case level < cs.maxLevel():
 		level = max(level+1, highestWithin(counts, (1+levelGrow)*in))
+	}
+	if now.UnixNano() < l.fleetCapUntil.Load() {
+		level = min(level, l.fleetCap.Load())
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))
 	w.start, w.served, w.admitted, w.waitNs = now, served, adm, wns

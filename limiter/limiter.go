@@ -68,9 +68,11 @@ type Config struct {
 	LocalDelay func() time.Duration
 	// OnLoss, if set, is told the class of each request that lost in a
 	// queue after the admission level let it in (the event that sheds
-	// every lower class at once), so that a fleet of gateways can tell
-	// each other (ShedBelow). It runs on the request path: it must be
-	// cheap and must not block. Default: none.
+	// every lower class at once), and of each request of the class the
+	// level cuts through that it sheds at arrival, so that a fleet of
+	// gateways can tell each other (ShedBelow): while a class loses
+	// requests anywhere, no lower class is served anywhere. It runs on the
+	// request path: it must be cheap and must not block. Default: none.
 	OnLoss func(class int)
 
 	// SampleWindow is the shortest time between two limit updates.
@@ -138,6 +140,9 @@ type Limiter struct {
 	afterFunc  func(time.Duration, func()) Timer
 	localDelay func() time.Duration // nil: none
 	onLoss     func(class int)      // nil: none
+	// fleetCap caps the level until fleetCapUntil (Unix nanoseconds):
+	// another gateway's ShedBelow.
+	fleetCap, fleetCapUntil atomic.Int64
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
@@ -218,6 +223,9 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 		// that a level a step too low does not leave the backend idle.
 		// Classes wholly below the level get nothing.
 		if c > int(level>>subBits) || l.waiting.Load() != 0 || !l.tryInc() {
+			if l.onLoss != nil && c == cs.marginalClass(level) {
+				l.onLoss(c) // the highest class the level sheds: lower ones get nothing anywhere
+			}
 			return Token{}, k.reject(ReasonShed)
 		}
 		k.admitted.Add(1)

@@ -304,6 +304,10 @@ func (s *Store) genKey(key []byte) string {
 	return s.cfg.Prefix + "g:{" + string(key) + "}"
 }
 
+func (s *Store) demandKey(key []byte) string {
+	return s.cfg.Prefix + "d:{" + string(key) + "}"
+}
+
 // call returns the client when the breaker lets a call through.
 func (s *Store) call() (rueidis.Client, error) {
 	c := s.client.Load()
@@ -329,30 +333,55 @@ func (s *Store) result(err error) error {
 	return err
 }
 
-// Get returns the value stored under key (nil when none) and key's
-// generation, which a later Fill of the same key hands back.
-func (s *Store) Get(key []byte) (val []byte, gen string, err error) {
+// Found is what Get found under a key.
+type Found struct {
+	// Val is the stored value; nil when none.
+	Val []byte
+	// Gen is the key's generation, which a later Fill of the key hands
+	// back.
+	Gen string
+	// Demand counts the lookups of the key by every process of the fleet
+	// (this one included) in the demandWindow since its first: how often
+	// the fleet missed it locally, to rank its fetch for admission.
+	Demand int64
+}
+
+// demandWindow is how long the fleet's count of a key's lookups runs.
+const demandWindow = time.Minute
+
+// lookupScript reads a key's value and generation and counts the lookup.
+var lookupScript = rueidis.NewLuaScript(`
+local d = redis.call('INCR', KEYS[3])
+if d == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), d}`)
+
+// Get returns what is stored under key, and counts the lookup.
+func (s *Store) Get(key []byte) (Found, error) {
 	c, err := s.call()
 	if err != nil {
-		return nil, "", err
+		return Found{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	vals, err := c.Do(ctx, c.B().Mget().Key(s.valueKey(key), s.genKey(key)).Build()).ToArray()
+	vals, err := lookupScript.Exec(ctx, c, []string{s.valueKey(key), s.genKey(key), s.demandKey(key)},
+		[]string{fmt.Sprint(demandWindow.Milliseconds())}).ToArray()
 	if err = s.result(err); err != nil {
-		return nil, "", err
+		return Found{}, err
 	}
-	if len(vals) != 2 {
-		return nil, "", fmt.Errorf("sharedcache: MGET answered %d values", len(vals))
+	if len(vals) != 3 {
+		return Found{}, fmt.Errorf("sharedcache: lookup answered %d values", len(vals))
 	}
-	gen, _ = vals[1].ToString() // nil: generation ""
+	var f Found
+	f.Gen, _ = vals[1].ToString() // nil: generation ""
+	f.Demand, _ = vals[2].AsInt64()
 	v, verr := vals[0].AsBytes()
 	if verr != nil || len(v) == 0 {
 		s.misses.Add(1)
-		return nil, gen, nil
+		return f, nil
 	}
 	s.hits.Add(1)
-	return v, gen, nil
+	f.Val = v
+	return f, nil
 }
 
 // fillScript stores a value only if the key's generation is still the one

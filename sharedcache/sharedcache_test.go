@@ -52,15 +52,15 @@ func TestFillThenGet(t *testing.T) {
 	r := proctest.StartRedis(t)
 	a, b := open(t, r.Addr, nil), open(t, r.Addr, nil)
 	key := []byte("show\x00110101199003071234")
-	val, gen, err := a.Get(key)
-	if err != nil || val != nil || gen != "" {
-		t.Fatalf("Get on an empty Redis = %q, %q, %v; want a miss with generation \"\"", val, gen, err)
+	f, err := a.Get(key)
+	if err != nil || f.Val != nil || f.Gen != "" || f.Demand != 1 {
+		t.Fatalf("Get on an empty Redis = %+v, %v; want a miss with generation \"\" and demand 1", f, err)
 	}
-	if err := a.Fill(key, []byte("code-1"), gen, time.Minute); err != nil {
+	if err := a.Fill(key, []byte("code-1"), f.Gen, time.Minute); err != nil {
 		t.Fatalf("Fill: %v", err)
 	}
-	if val, _, err := b.Get(key); err != nil || string(val) != "code-1" {
-		t.Fatalf("another process's Get = %q, %v; want code-1", val, err)
+	if f, err := b.Get(key); err != nil || string(f.Val) != "code-1" || f.Demand != 2 {
+		t.Fatalf("another process's Get = %+v, %v; want code-1, demand 2 (both lookups counted)", f, err)
 	}
 	if s := b.Stats(); s.Hits != 1 || s.Misses != 0 {
 		t.Fatalf("b's stats: %+v; want 1 hit", s)
@@ -79,7 +79,8 @@ func TestInvalidateReachesEveryProcessAndRefusesAnOlderFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// b starts a fetch: its lookup sees the entry and the generation.
-	_, genB, err := b.Get(key)
+	fb, err := b.Get(key)
+	genB := fb.Gen
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,22 +90,22 @@ func TestInvalidateReachesEveryProcessAndRefusesAnOlderFill(t *testing.T) {
 	wait.For(t, 5*time.Second, "both processes hear the invalidation", func() bool {
 		return heardA.has(string(key)) && heardB.has(string(key))
 	})
-	if val, _, _ := b.Get(key); val != nil {
-		t.Fatalf("after Invalidate, Get = %q; want a miss", val)
+	if f, _ := b.Get(key); f.Val != nil {
+		t.Fatalf("after Invalidate, Get = %q; want a miss", f.Val)
 	}
 	// b's fetch, begun before the invalidation, must not put its answer back.
 	if err := b.Fill(key, []byte("old"), genB, time.Minute); !errors.Is(err, sharedcache.ErrInvalidated) {
 		t.Fatalf("Fill with the generation from before the invalidation: %v; want ErrInvalidated", err)
 	}
-	val, gen, _ := b.Get(key)
-	if val != nil || gen == genB {
-		t.Fatalf("after a refused fill Get = %q gen %q (was %q); want a miss and a new generation", val, gen, genB)
+	f, _ := b.Get(key)
+	if f.Val != nil || f.Gen == genB {
+		t.Fatalf("after a refused fill Get = %q gen %q (was %q); want a miss and a new generation", f.Val, f.Gen, genB)
 	}
-	if err := b.Fill(key, []byte("new"), gen, time.Minute); err != nil {
+	if err := b.Fill(key, []byte("new"), f.Gen, time.Minute); err != nil {
 		t.Fatalf("Fill with the current generation: %v", err)
 	}
-	if val, _, _ := a.Get(key); string(val) != "new" {
-		t.Fatalf("Get = %q; want new", val)
+	if f, _ := a.Get(key); string(f.Val) != "new" {
+		t.Fatalf("Get = %q; want new", f.Val)
 	}
 	if s := b.Stats(); s.FillsRefused != 1 || s.Fills != 1 || s.InvalidationsReceived < 1 {
 		t.Fatalf("b's stats: %+v", s)
@@ -128,7 +129,7 @@ func TestRedisDownMissesAtOnceAndInvalidationsWait(t *testing.T) {
 
 	// Calls fail, then the breaker answers without calling Redis.
 	for i := 0; i < 10; i++ {
-		if _, _, err := a.Get(key); err == nil {
+		if _, err := a.Get(key); err == nil {
 			t.Fatalf("Get %d with Redis down: no error", i)
 		}
 	}
@@ -164,7 +165,7 @@ func TestRedisDownMissesAtOnceAndInvalidationsWait(t *testing.T) {
 		t.Fatal("an entry stored after the resubscription is not trusted")
 	}
 	wait.For(t, 5*time.Second, "the breaker closes", func() bool {
-		_, _, err := a.Get(key)
+		_, err := a.Get(key)
 		return err == nil
 	})
 }
@@ -176,7 +177,7 @@ func TestRedisPausedCallsEndWithinTheTimeout(t *testing.T) {
 	defer r.Resume()
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		_, _, err := a.Get([]byte("k"))
+		_, err := a.Get([]byte("k"))
 		if err == nil {
 			t.Fatalf("Get %d on a paused Redis: no error", i)
 		}
