@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +42,18 @@ import (
 // admission level, reduced to its strict-priority event). Without it, a
 // lower class was served at one gateway while another lost a check-in.
 // Signals are throttled to one per class per shedSignalEvery.
+//
+// And each gateway's share of the backend is kept near the others': every
+// limitSignalEvery a gateway sends the limit its controller found, and
+// holds its own at least limitFloorShare of the others' mean (Limiter.
+// SetFloor). Found independently, the limits drifted apart: in two of five
+// surges one gateway's sank to 1-2 while the others held 4-6, and it lost
+// its third of the check-ins.
 type fleet struct {
+	// peers are the other gateways' last limits, by id.
+	peersMu sync.Mutex
+	peers   map[string]peerLimit
+
 	// sig carries the classes to signal to the publisher goroutine;
 	// lastShed throttles them (Unix nanoseconds, per class).
 	sig      chan int
@@ -56,7 +70,15 @@ type fleet struct {
 const (
 	maxSignalClasses = 64
 	shedSignalEvery  = 20 * time.Millisecond
+	limitSignalEvery = 200 * time.Millisecond
+	limitFloorShare  = 0.8
 )
+
+// peerLimit is another gateway's last limit and when it came.
+type peerLimit struct {
+	limit int
+	at    time.Time
+}
 
 // shedSignal is the limiter's OnLoss: it hands class c to the publisher,
 // at most once per shedSignalEvery, without blocking the request path.
@@ -76,24 +98,62 @@ func (g *Gateway) shedSignal(c int) {
 	}
 }
 
-// publishSheds sends the shed signals to the fleet until stop.
-func (g *Gateway) publishSheds(stop <-chan struct{}) {
+// signals sends this gateway's shed signals and, every
+// limitSignalEvery, its limit to the fleet, and sets its limit's floor
+// from the others', until stop. Sends fail only when Redis does
+// (counted); the next one tries again.
+func (g *Gateway) signals(stop <-chan struct{}) {
+	tick := time.NewTicker(limitSignalEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case c := <-g.fleet.sig:
 			if classes := g.state.Load().cfg.Limiter.Classes; c < len(classes) {
-				g.fleet.store.PublishShed(classes[c].Name) //nolint:errcheck // counted; the next loss signals again
+				g.fleet.store.Signal("S " + classes[c].Name) //nolint:errcheck
 			}
+		case now := <-tick.C:
+			g.fleet.store.Signal("L " + strconv.Itoa(g.limiter.OwnLimit())) //nolint:errcheck
+			g.limiter.SetFloor(g.fleet.floor(now))
 		}
 	}
 }
 
-// shedFromFleet applies another gateway's shed signal.
-func (g *Gateway) shedFromFleet(class string) {
-	if c := g.state.Load().cfg.ClassIndex(class); c >= 0 {
-		g.limiter.ShedBelow(c)
+// floor is limitFloorShare of the mean limit of the gateways heard from in
+// the last second; 0 when none.
+func (f *fleet) floor(now time.Time) int {
+	f.peersMu.Lock()
+	defer f.peersMu.Unlock()
+	var sum, n int
+	for id, p := range f.peers {
+		if now.Sub(p.at) > time.Second {
+			delete(f.peers, id)
+			continue
+		}
+		sum, n = sum+p.limit, n+1
+	}
+	if n == 0 {
+		return 0
+	}
+	return int(limitFloorShare * float64(sum) / float64(n))
+}
+
+// fromFleet applies another gateway's signal: "S class" (it sheds class:
+// shed below it here too) or "L n" (its limit).
+func (g *Gateway) fromFleet(id, msg string) {
+	kind, arg, _ := strings.Cut(msg, " ")
+	switch kind {
+	case "S":
+		if c := g.state.Load().cfg.ClassIndex(arg); c >= 0 {
+			g.limiter.ShedBelow(c)
+		}
+	case "L":
+		if n, err := strconv.Atoi(arg); err == nil && n > 0 {
+			g.fleet.peersMu.Lock()
+			g.fleet.peers[id] = peerLimit{limit: n, at: time.Now()}
+			g.fleet.peersMu.Unlock()
+		}
 	}
 }
 
@@ -110,7 +170,7 @@ func (g *Gateway) startFleet(sh *configs.SharedCache) error {
 		Addrs: sh.Redis, Timeout: sh.Timeout, LocalTTL: sh.LocalTTL,
 		Failures: sh.BreakerFailures, OpenFor: sh.BreakerOpen, Prefix: sh.Prefix,
 		OnInvalidate: g.invalidateLocal,
-		OnShed:       g.shedFromFleet,
+		OnSignal:     g.fromFleet,
 		OnError: func(msg string, err error) {
 			g.log.Warn("shared cache: "+msg+"; serving from the local cache and the backend", zap.Error(err))
 		},
@@ -118,8 +178,8 @@ func (g *Gateway) startFleet(sh *configs.SharedCache) error {
 	if err != nil {
 		return err
 	}
-	g.fleet = &fleet{store: store, sig: make(chan int, 8)}
-	go g.publishSheds(g.stop)
+	g.fleet = &fleet{store: store, sig: make(chan int, 8), peers: map[string]peerLimit{}}
+	go g.signals(g.stop)
 	g.metrics.set.RegisterMetricsWriter(g.writeFleetMetrics)
 	return nil
 }
@@ -235,6 +295,6 @@ func (g *Gateway) writeFleetMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_shared_cache_subscribed", b(s.Subscribed))
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_resubscribes_total", s.Resubscribes)
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_untrusted_hits_total", g.fleet.untrusted.Load())
-	metrics.WriteCounterUint64(w, "gateway_fleet_shed_signals_sent_total", s.ShedsSent)
-	metrics.WriteCounterUint64(w, "gateway_fleet_shed_signals_received_total", s.ShedsReceived)
+	metrics.WriteCounterUint64(w, "gateway_fleet_signals_sent_total", s.SignalsSent)
+	metrics.WriteCounterUint64(w, "gateway_fleet_signals_received_total", s.SignalsReceived)
 }

@@ -374,8 +374,8 @@ func TestFleetSurge(t *testing.T) {
 	for i, g := range gws {
 		shared += g.fleet(t).SharedCache.Hits
 		m := getText(t, g.admin("/metrics"))
-		t.Logf("gateway %d: shed signals sent %.0f, received %.0f", i,
-			metricValue(m, "gateway_fleet_shed_signals_sent_total"), metricValue(m, "gateway_fleet_shed_signals_received_total"))
+		t.Logf("gateway %d: signals sent %.0f, received %.0f", i,
+			metricValue(m, "gateway_fleet_signals_sent_total"), metricValue(m, "gateway_fleet_signals_received_total"))
 	}
 	t.Logf("hit ratio: one gateway %.3f, three sharing Redis %.3f (%d answers from Redis)", singleRatio, fleetRatio, shared)
 
@@ -397,10 +397,10 @@ func TestFleetSurge(t *testing.T) {
 		t.Errorf("three gateways: low class success %.3f above normal's %.3f", c["reissue"].Success, c["issue"].Success)
 	}
 	// Loose: Redis shares every fetch and the fleet's count of a key's
-	// misses ranks its fetch, and in most runs the fleet's ratio is the
-	// single gateway's (0.98-1.01x); in others one gateway's limit sinks
-	// and its share of the check-ins and fetches is lost (0.55-0.81x).
-	// make bench prints the figure against the target of 1.
+	// misses ranks its fetch: the fleet's ratio was 0.79-1.06x the single
+	// gateway's in four bench runs, 0.55x at worst before the gateways
+	// held their limits near each other's. make bench prints the figure
+	// against the target of 1.
 	if fleetRatio < 0.4*singleRatio || shared == 0 {
 		t.Errorf("hit ratio of the fleet %.3f (%d from Redis), one gateway %.3f; want it shared and near", fleetRatio, shared, singleRatio)
 	}

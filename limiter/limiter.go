@@ -146,13 +146,16 @@ type Limiter struct {
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
-	level    atomic.Int64 // the admission level: the highest level admitted
-	waiting  atomic.Int64 // queued waiters, all classes
-	epoch    atomic.Uint64
-	minRTT   atomic.Int64  // ns: deadline checks
-	drain    atomic.Uint64 // float64 bits: releases per second
-	closed   atomic.Bool
-	classes  atomic.Pointer[classSet]
+	// own is the limit this limiter's controller set, before floor;
+	// floor is SetFloor's (0: none).
+	own, floor atomic.Int64
+	level      atomic.Int64 // the admission level: the highest level admitted
+	waiting    atomic.Int64 // queued waiters, all classes
+	epoch      atomic.Uint64
+	minRTT     atomic.Int64  // ns: deadline checks
+	drain      atomic.Uint64 // float64 bits: releases per second
+	closed     atomic.Bool
+	classes    atomic.Pointer[classSet]
 
 	mu           sync.Mutex // guards class queues, waiter states, overloadWait
 	overloadWait time.Duration
@@ -316,7 +319,9 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 func (l *Limiter) publish() {
 	c := &l.ctl
 	now := l.now()
-	l.limit.Store(c.effective(now, l.local()))
+	lim := c.effective(now, l.local())
+	l.own.Store(lim)
+	l.limit.Store(max(lim, l.floor.Load()))
 	l.epoch.Store(c.epoch)
 	l.minRTT.Store(int64(c.minRTT.min(now)))
 	l.drain.Store(math.Float64bits(c.drainRate))
@@ -325,6 +330,22 @@ func (l *Limiter) publish() {
 		c.lastDur = 0
 	}
 }
+
+// SetFloor makes the limit in force at least n (0: no floor) while the
+// controller goes on measuring and setting its own (OwnLimit). A fleet of
+// gateways in front of one backend uses it to keep each one's share near
+// the others': limits found independently can drift apart, and a gateway
+// whose limit sank then loses its third of the top classes while the
+// others have slots to spare.
+func (l *Limiter) SetFloor(n int) {
+	l.floor.Store(int64(max(n, 0)))
+	l.cmu.Lock()
+	l.publish()
+	l.cmu.Unlock()
+}
+
+// OwnLimit is the limit this limiter's controller set, before any floor.
+func (l *Limiter) OwnLimit() int { return int(l.own.Load()) }
 
 // Reconfigure applies cfg to a running Limiter: bounds and tuning take
 // effect at once, the current limit is kept (clamped to the new bounds), as

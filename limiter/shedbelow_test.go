@@ -47,3 +47,26 @@ func TestShedBelowAndOnLoss(t *testing.T) {
 	l2.ShedBelow(7) // no such class: ignored
 	l2.ShedBelow(-1)
 }
+
+// TestSetFloor: a floor raises the limit in force, not the controller's
+// own, and a floor of 0 takes it back.
+func TestSetFloor(t *testing.T) {
+	l, err := New(Config{InitialLimit: 2, MinLimit: 1, MaxLimit: 100, Classes: []ClassConfig{{Name: "all"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Stats
+	l.SetFloor(5)
+	if l.Stats(&s); s.Limit != 5 || l.OwnLimit() != 2 {
+		t.Fatalf("with floor 5: limit %d, own %d; want 5 and 2", s.Limit, l.OwnLimit())
+	}
+	for range 5 {
+		if _, r := l.Acquire(0, 0, time.Time{}); r != ReasonNone {
+			t.Fatalf("acquire under the floor's limit: %v", r)
+		}
+	}
+	l.SetFloor(0)
+	if l.Stats(&s); s.Limit != 2 {
+		t.Fatalf("floor 0: limit %d; want the controller's 2", s.Limit)
+	}
+}

@@ -92,9 +92,9 @@ type Config struct {
 	// OnInvalidate receives each invalidated key, from any process (this
 	// one included). It must not block.
 	OnInvalidate func(key []byte)
-	// OnShed receives the class named by another process's PublishShed.
-	// It must not block. Default: ignored.
-	OnShed func(class string)
+	// OnSignal receives each message another process sent with Signal,
+	// and that process's id. It must not block. Default: ignored.
+	OnSignal func(from, msg string)
 	// OnError receives what went wrong talking to Redis (a lost
 	// subscription, the breaker opening), for the log. Default: ignored.
 	OnError func(msg string, err error)
@@ -116,20 +116,20 @@ type Stats struct {
 	BreakerOpen                       bool
 	Connected, Subscribed             bool
 	Resubscribes                      uint64
-	ShedsSent, ShedsReceived          uint64 // the fleet's shed signals
+	SignalsSent, SignalsReceived      uint64 // Signal's messages
 }
 
 // Store is a shared cache on Redis. Its methods are safe for concurrent use.
 type Store struct {
 	cfg     Config
 	channel string
-	// shedChannel carries the fleet's shed signals, "<id> <class>"; id
-	// tells this process's own from the others'.
-	shedChannel, id string
-	client          atomic.Pointer[rueidis.Client]
-	done            chan struct{}
-	wg              sync.WaitGroup
-	br              breaker
+	// signalChannel carries the fleet's signals, "<id> <msg>"; id tells
+	// this process's own from the others'.
+	signalChannel, id string
+	client            atomic.Pointer[rueidis.Client]
+	done              chan struct{}
+	wg                sync.WaitGroup
+	br                breaker
 
 	// downSince is when the subscription was lost (Unix nanoseconds), 0
 	// while it is up; trustedFrom is when it last came up.
@@ -141,7 +141,7 @@ type Store struct {
 
 	hits, misses, errs, unavailable       atomic.Uint64
 	fills, fillsRefused                   atomic.Uint64
-	shedsSent, shedsReceived              atomic.Uint64
+	signalsSent, signalsReceived          atomic.Uint64
 	sent, received, dropped, resubscribes atomic.Uint64
 	pendingCount                          atomic.Uint64
 }
@@ -172,10 +172,10 @@ func New(cfg Config) (*Store, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = func(string, error) {}
 	}
-	if cfg.OnShed == nil {
-		cfg.OnShed = func(string) {}
+	if cfg.OnSignal == nil {
+		cfg.OnSignal = func(string, string) {}
 	}
-	s := &Store{cfg: cfg, channel: cfg.Prefix + "invalidate", shedChannel: cfg.Prefix + "shed",
+	s := &Store{cfg: cfg, channel: cfg.Prefix + "invalidate", signalChannel: cfg.Prefix + "signal",
 		id: fmt.Sprintf("%x", time.Now().UnixNano()), done: make(chan struct{})}
 	s.br.failures, s.br.openFor = int32(cfg.Failures), cfg.OpenFor
 	s.downSince.Store(time.Now().UnixNano())
@@ -233,10 +233,10 @@ func (s *Store) subscribe(c rueidis.Client) error {
 	defer release()
 	wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
-			if m.Channel == s.shedChannel {
-				if id, class, ok := strings.Cut(m.Message, " "); ok && id != s.id {
-					s.shedsReceived.Add(1)
-					s.cfg.OnShed(class)
+			if m.Channel == s.signalChannel {
+				if id, msg, ok := strings.Cut(m.Message, " "); ok && id != s.id {
+					s.signalsReceived.Add(1)
+					s.cfg.OnSignal(id, msg)
 				}
 				return
 			}
@@ -250,7 +250,7 @@ func (s *Store) subscribe(c rueidis.Client) error {
 		},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), max(time.Second, s.cfg.Timeout))
-	err := dc.Do(ctx, dc.B().Subscribe().Channel(s.channel, s.shedChannel).Build()).Error()
+	err := dc.Do(ctx, dc.B().Subscribe().Channel(s.channel, s.signalChannel).Build()).Error()
 	cancel()
 	if err == nil {
 		select {
@@ -510,22 +510,21 @@ func (s *Store) flushPending() {
 	}
 }
 
-// PublishShed tells the other processes that a request of class lost
-// here while the level admitted it (their OnShed): in front of one backend
-// they then shed what is below it too. It waits for Redis at most
-// Config.Timeout; the caller throttles it.
-func (s *Store) PublishShed(class string) error {
+// Signal sends msg to the other processes' OnSignal (the gateway's fleet
+// tells the others which class it sheds and what limit it found). It waits
+// for Redis at most Config.Timeout; the caller bounds how often.
+func (s *Store) Signal(msg string) error {
 	c, err := s.call()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	err = c.Do(ctx, c.B().Publish().Channel(s.shedChannel).Message(s.id+" "+class).Build()).Error()
+	err = c.Do(ctx, c.B().Publish().Channel(s.signalChannel).Message(s.id+" "+msg).Build()).Error()
 	if err = s.result(err); err != nil {
 		return err
 	}
-	s.shedsSent.Add(1)
+	s.signalsSent.Add(1)
 	return nil
 }
 
@@ -539,6 +538,6 @@ func (s *Store) Stats() Stats {
 		BreakerOpens: s.br.opens.Load(), BreakerOpen: s.br.open(time.Now()),
 		Connected: s.client.Load() != nil, Subscribed: s.downSince.Load() == 0,
 		Resubscribes: s.resubscribes.Load(),
-		ShedsSent:    s.shedsSent.Load(), ShedsReceived: s.shedsReceived.Load(),
+		SignalsSent:  s.signalsSent.Load(), SignalsReceived: s.signalsReceived.Load(),
 	}
 }
