@@ -285,17 +285,19 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 		if sec.T < 3 || sec.T >= 12 { // the surge, its first second and the one the last requests end in aside
 			continue
 		}
-		inverted := false
+		var why []string
 		for hi, hc := range sec.Classes {
 			lost := hc.Shed + hc.Errors + hc.Timeouts
 			for lo, lc := range sec.Classes {
 				if lost > 0 && classRank[lo] > classRank[hi] && lc.OK > 0 && lo != "show" { // show: cache hits need no slot
-					inverted = true
+					why = append(why, fmt.Sprintf("%s lost %d, %s served %d", hi, lost, lo, lc.OK))
 				}
 			}
 		}
-		if inverted {
+		if len(why) > 0 {
 			r.inversions++
+			slices.Sort(why)
+			t.Logf("second %d: %s", sec.T, strings.Join(why, "; "))
 		}
 	}
 	r.shedP99 = rep.Classes["reissue"].LatencyMs.P99
