@@ -224,9 +224,9 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 	g.prepareRequest(ctx, req, sc)
 	ckey := append([]byte(nil), sc.ckey...)
 	variant := append([]byte(nil), sc.variant...)
-	key := sc.key
+	var key []byte // for the fleet's demand rank
 	if g.fleet != nil {
-		key = append([]byte(nil), sc.key...)
+		key = append(key, sc.key...)
 	}
 	gen := g.gens.load(ckey)
 	return func() (answer, error) {
