@@ -57,14 +57,17 @@ func releaseScratch(sc *scratch) {
 //	         is private: no cache, no coalescing
 //	cache    a fresh entry of the same variant (Host, query, the values of
 //	         its Vary fields) answers at once (X-Cache: HIT); hits are
-//	         never limited
+//	         never limited; in a fleet, only an entry that cannot have
+//	         missed another gateway's invalidation (else it is stale)
 //	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
 //	fetch    coalesced per route+key when the route says so, else alone:
+//	         in a fleet, the shared cache first (X-Cache: HIT-SHARED);
 //	         admission in the class queue under the adaptive limit, then the
-//	         upstream; the answer is stored when cacheable
+//	         upstream; the answer is stored when cacheable (and shared)
 //	shed     no slot in time: 503 + Retry-After (or a stale copy)
 //	fallback upstream failed: a stale entry (X-Cache: STALE) or 502/503/504
 //	invalidate the keys a 2xx on this route makes obsolete, before answering
+//	         (in a fleet, on every gateway)
 //	account  metrics by route, class and status; sampled access log
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
