@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -132,12 +133,11 @@ func TestFleetReissueReachesEveryGateway(t *testing.T) {
 			return 0, err.Error()
 		}
 		defer resp.Body.Close()
-		var b strings.Builder
-		_, err = fmt.Fprint(&b, readAll(resp))
+		b, err := io.ReadAll(resp.Body)
 		if err != nil {
 			return 0, err.Error()
 		}
-		return resp.StatusCode, b.String()
+		return resp.StatusCode, string(b)
 	}
 
 	// Every gateway holds every code.
@@ -182,8 +182,9 @@ func TestFleetReissueReachesEveryGateway(t *testing.T) {
 			t.Errorf("re-issue %d: %v", i, err)
 			return
 		}
-		fresh := readAll(resp)
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		fresh := string(b)
 		answered := time.Now()
 		if resp.StatusCode != 200 {
 			t.Errorf("re-issue %d through A: %d %s", i, resp.StatusCode, fresh)
@@ -294,18 +295,6 @@ func parallel(workers, n int, f func(i int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-func readAll(resp *http.Response) string {
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
 }
 
 // freePort returns a loopback address nothing listens on now.

@@ -20,13 +20,7 @@ grep -q '^  reuse_port: true' out/fleet.yaml && grep -q '^  shared:' out/fleet.y
 	{ echo "run-fleet: could not add reuse_port and cache.shared to configs/gateway.yaml" >&2; exit 1; }
 bin/gateway -check -config out/fleet.yaml >/dev/null
 
-pids=()
-stop() {
-	trap - INT TERM EXIT
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap stop INT TERM EXIT
+. scripts/procs.sh
 
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --loglevel warning &
 pids+=($!)

@@ -6,13 +6,7 @@ cd "$(dirname "$0")/.."
 
 ISSUER_ADDR=127.0.0.1:9000
 ISSUER_ADMIN=127.0.0.1:9001
-pids=()
-stop() {
-	trap - INT TERM EXIT
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap stop INT TERM EXIT
+. scripts/procs.sh
 
 bin/issuer-sim -listen "$ISSUER_ADDR" -admin "$ISSUER_ADMIN" -workers 20 -service-time 20ms &
 pids+=($!)

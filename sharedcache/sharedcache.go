@@ -114,7 +114,7 @@ type Stats struct {
 	InvalidationsDropped              uint64 // pending, dropped over the bound
 	BreakerOpens                      uint64
 	BreakerOpen                       bool
-	Connected, Subscribed             bool
+	Subscribed                        bool
 	Resubscribes                      uint64
 	SignalsSent, SignalsReceived      uint64 // Signal's messages
 }
@@ -291,10 +291,6 @@ func (s *Store) Trusted(storedAt int64, now time.Time) bool {
 	}
 	return storedAt >= s.trustedFrom.Load()
 }
-
-// LocalTTL is the freshness a local entry has while invalidations cannot
-// be heard.
-func (s *Store) LocalTTL() time.Duration { return s.cfg.LocalTTL }
 
 func (s *Store) valueKey(key []byte) string {
 	return s.cfg.Prefix + "c:{" + string(key) + "}"
@@ -536,7 +532,7 @@ func (s *Store) Stats() Stats {
 		InvalidationsSent: s.sent.Load(), InvalidationsReceived: s.received.Load(),
 		InvalidationsPending: s.pendingCount.Load(), InvalidationsDropped: s.dropped.Load(),
 		BreakerOpens: s.br.opens.Load(), BreakerOpen: s.br.open(time.Now()),
-		Connected: s.client.Load() != nil, Subscribed: s.downSince.Load() == 0,
+		Subscribed:   s.downSince.Load() == 0,
 		Resubscribes: s.resubscribes.Load(),
 		SignalsSent:  s.signalsSent.Load(), SignalsReceived: s.signalsReceived.Load(),
 	}
