@@ -193,13 +193,13 @@ func (g *Gateway) invalidateLocal(ckey []byte) {
 	g.cache.Del(ckey)
 }
 
-// trusted reports whether a fresh local entry may be served as a hit: with
-// a fleet, only if no invalidation of it can have been missed.
-func (g *Gateway) trusted(e *cache.Entry, now time.Time) bool {
-	if g.fleet == nil || g.fleet.store.Trusted(e.LocalAt, now) {
+// trusts reports whether a fresh local entry may be served as a hit: only
+// if no invalidation of it can have been missed.
+func (f *fleet) trusts(e *cache.Entry, now time.Time) bool {
+	if f.store.Trusted(e.LocalAt, now) {
 		return true
 	}
-	g.fleet.untrusted.Add(1)
+	f.untrusted.Add(1)
 	return false
 }
 

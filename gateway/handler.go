@@ -114,7 +114,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			g.cache.Unhit(sc.lookup) // stored for other values of its Vary fields
 			sc.lookup = cache.Miss
 		}
-		if sc.lookup == cache.Fresh && !g.trusted(&sc.entry, start) {
+		if sc.lookup == cache.Fresh && g.fleet != nil && !g.fleet.trusts(&sc.entry, start) {
 			sc.lookup = cache.Stale // a fleet's invalidation of it may have been missed
 		}
 		if sc.lookup == cache.Fresh {
