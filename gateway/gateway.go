@@ -203,7 +203,9 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.demand = limiter.NewDemand(1 << 16) // 32 KiB; fades every 655,360 misses
 	lc := limiterConfig(&cfg.Limiter)
 	lc.LocalDelay = g.local.current
-	lc.OnLoss = g.shedSignal
+	if cfg.Cache.Shared != nil {
+		lc.OnLoss = g.shedSignal // tells the fleet (see fleet.go)
+	}
 	if g.limiter, err = limiter.New(lc); err != nil {
 		return nil, err
 	}
