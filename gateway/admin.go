@@ -80,10 +80,11 @@ func (g *Gateway) serveReload(ctx *fasthttp.RequestCtx) {
 
 // Status is the JSON document served at /status.
 type Status struct {
-	Config   ConfigStatus  `json:"config"`
-	Reload   ReloadStatus  `json:"reload"`
-	Requests RequestStatus `json:"requests"`
-	Cache    CacheStatus   `json:"cache"`
+	Config      ConfigStatus  `json:"config"`
+	Reload      ReloadStatus  `json:"reload"`
+	Requests    RequestStatus `json:"requests"`
+	Connections ConnStatus    `json:"connections"`
+	Cache       CacheStatus   `json:"cache"`
 	// SharedCache is the fleet's cache in Redis; absent without one.
 	SharedCache *FleetStatus     `json:"shared_cache,omitempty"`
 	Limiter     LimiterStatus    `json:"limiter"`
@@ -101,6 +102,11 @@ type RequestStatus struct {
 	OK     uint64 `json:"ok"`
 	Shed   uint64 `json:"shed"`
 	Errors uint64 `json:"errors"`
+}
+
+// ConnStatus is the public listener's connections open now.
+type ConnStatus struct {
+	Open int `json:"open"`
 }
 
 // CacheStatus is the cache part of /status.
@@ -207,6 +213,7 @@ func (g *Gateway) Status() Status {
 		},
 		Reload:      g.reload.status(),
 		Requests:    g.outcomes.status(),
+		Connections: ConnStatus{Open: g.deadlines.Len()},
 		Cache:       g.cacheStatus(),
 		SharedCache: g.fleetStatus(),
 		Limiter:     g.limiterStatus(),

@@ -23,6 +23,7 @@ import (
 	"shedgate/cache"
 	"shedgate/configs"
 	"shedgate/flight"
+	"shedgate/internal/deadlines"
 	"shedgate/keycheck"
 	"shedgate/limiter"
 	"shedgate/upstream"
@@ -70,9 +71,12 @@ type Gateway struct {
 	outcomes         outcomes
 	accessSample     sampler
 	local            localDelay
-	draining         atomic.Bool
-	stop             chan struct{} // closed by Shutdown
-	started          time.Time
+	// deadlines enforces the public connections' read, idle and write
+	// timeouts by a sweep instead of a runtime timer per request.
+	deadlines *deadlines.Sweeper
+	draining  atomic.Bool
+	stop      chan struct{} // closed by Shutdown
+	started   time.Time
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
@@ -180,11 +184,12 @@ func cachePolicy(rc *configs.RouteCache) *cache.Policy {
 // New builds a gateway for cfg. It listens on nothing until Serve.
 func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g := &Gateway{
-		log:     opts.Logger,
-		access:  opts.AccessLog,
-		metrics: newMetricsRegistry(),
-		started: time.Now(),
-		stop:    make(chan struct{}),
+		log:       opts.Logger,
+		access:    opts.AccessLog,
+		metrics:   newMetricsRegistry(),
+		started:   time.Now(),
+		stop:      make(chan struct{}),
+		deadlines: deadlines.New(deadlineSweep),
 	}
 	if g.log == nil {
 		g.log = zap.NewNop()
@@ -212,6 +217,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	g.metrics.set.RegisterMetricsWriter(g.writeCacheMetrics)
 	g.metrics.set.RegisterMetricsWriter(g.writeLimiterMetrics)
 	g.metrics.set.RegisterMetricsWriter(g.writeReloadMetrics)
+	g.metrics.set.RegisterMetricsWriter(g.writeConnMetrics)
 	st, err := g.compile(cfg, 1, nil)
 	if err != nil {
 		return nil, err
@@ -266,6 +272,7 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
 		Concurrency:                   1 << 20,
+		LazyRequestTime:               true,  // the handler reads the clock once itself
 		DisableHeaderNamesNormalizing: false, // hop-by-hop stripping relies on canonical names
 	}
 }

@@ -3,12 +3,15 @@ package gateway_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"shedgate/internal/wait"
 )
 
 // rawExchange sends raw bytes on a new connection to addr and returns the
@@ -135,4 +138,95 @@ func TestServerLogNeverHoldsRequestBytes(t *testing.T) {
 	if counted < 200 {
 		t.Fatalf("gateway_http_server_errors_total counts %d errors of the public server; want the 200 bad requests", counted)
 	}
+}
+
+// TestTimeoutsCutSlowClientsOnly: the public connections' timeouts are
+// enforced by a sweep (internal/deadlines), not a runtime timer per
+// request. A client trickling a header gets 408 at read_timeout, not
+// before and not much after; a keep-alive connection whose deadlines
+// passed while it was idle, or while the backend took longer than
+// read_timeout, still serves its next requests.
+func TestTimeoutsCutSlowClientsOnly(t *testing.T) {
+	is := startIssuer(t, "-service-time", "1ms")
+	gw := startGateway(t, gatewayConfig(is.addr(), "  read_timeout: 500ms\n  write_timeout: 500ms", "    timeout: 5s"))
+
+	// Slowloris: a header byte every 100 ms, never finished.
+	start := time.Now()
+	c, err := net.Dial("tcp", gw.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /v1/keys HTTP/1.1\r\nHost: x\r\nX-Slow: ")) //nolint:errcheck
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, err := c.Write([]byte("a")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	took := time.Since(start)
+	close(done)
+	if err != nil {
+		t.Fatalf("slow header: no answer after %v: %v", took, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 408 {
+		t.Fatalf("slow header: %d; want 408", resp.StatusCode)
+	}
+	if took < 500*time.Millisecond || took > 1500*time.Millisecond {
+		t.Fatalf("slow header cut after %v; want read_timeout (500ms) plus at most a sweep", took)
+	}
+
+	// One keep-alive connection: requests 700 ms apart (its read and write
+	// deadlines pass while it is idle), then a backend slower than
+	// read_timeout (its read deadline passes while the handler waits).
+	kc, err := net.Dial("tcp", gw.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	br := bufio.NewReader(kc)
+	exchange := func(what string) {
+		t.Helper()
+		kc.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		if _, err := kc.Write([]byte("GET /v1/keys HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatalf("%s: write: %v", what, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("%s: %d (close %v); want 200 on a kept connection", what, resp.StatusCode, resp.Close)
+		}
+	}
+	for i := range 3 {
+		exchange(fmt.Sprintf("idle request %d", i))
+		time.Sleep(700 * time.Millisecond)
+	}
+	is.setFaults(t, `{"latency":"800ms"}`)
+	exchange("request slower than read_timeout")
+	is.setFaults(t, `{"latency":"0s"}`)
+	exchange("request after it")
+
+	// The kept connection is counted open; the slowloris one, cut, is not.
+	_, _, metricsText := do(t, "GET", gw.admin("/metrics"), "")
+	if open := gw.status(t).Connections.Open; open != 1 || metricValue(metricsText, "gateway_connections_open") != 1 {
+		t.Fatalf("connections open: /status %d, /metrics %v; want 1", open, metricValue(metricsText, "gateway_connections_open"))
+	}
+	kc.Close()
+	wait.For(t, 5*time.Second, "the closed connection to leave /status", func() bool {
+		return gw.status(t).Connections.Open == 0
+	})
 }

@@ -22,23 +22,34 @@ type lingerConn struct {
 	*net.TCPConn
 }
 
-func (c lingerConn) Close() error {
-	if err := c.TCPConn.CloseWrite(); err != nil {
-		return c.TCPConn.Close()
+func (c lingerConn) Close() error { return lingerClose(c.TCPConn) }
+
+func lingerClose(c *net.TCPConn) error {
+	if err := c.CloseWrite(); err != nil {
+		return c.Close()
 	}
 	go func() {
-		c.TCPConn.SetReadDeadline(time.Now().Add(lingerTimeout)) //nolint:errcheck
-		io.CopyN(io.Discard, c.TCPConn, lingerMaxRead)           //nolint:errcheck
-		c.TCPConn.Close()
+		c.SetReadDeadline(time.Now().Add(lingerTimeout)) //nolint:errcheck
+		io.CopyN(io.Discard, c, lingerMaxRead)           //nolint:errcheck
+		c.Close()
 	}()
 	return nil
 }
 
-// Accept wraps TCP connections for a lingering close.
+// Accept wraps TCP connections for a lingering close and, on a listener
+// with a sweeper (the public one), for swept deadlines.
 func (l *boundListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok && err == nil {
+		if l.sweeper != nil {
+			return l.sweeper.Wrap(tc, lingerClose), nil
+		}
 		return lingerConn{tc}, nil
 	}
 	return c, err
 }
+
+// deadlineSweep is how often the public connections' deadlines are
+// checked: a read, idle or write timeout ends a connection between 0 and
+// this late.
+const deadlineSweep = 100 * time.Millisecond

@@ -232,6 +232,12 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	}
 }
 
+// writeConnMetrics writes the public connections open. (Those a timeout
+// ended are in gateway_http_server_errors_total.)
+func (g *Gateway) writeConnMetrics(w io.Writer) {
+	metrics.WriteGaugeUint64(w, "gateway_connections_open", uint64(g.deadlines.Len()))
+}
+
 // writeReloadMetrics writes the config version in force and the reloads.
 func (g *Gateway) writeReloadMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_config_version", uint64(g.state.Load().version))

@@ -57,6 +57,9 @@ func replaceFile(t *testing.T, path, content string) {
 }
 
 type gatewayStatus struct {
+	Connections struct {
+		Open int `json:"open"`
+	} `json:"connections"`
 	Config struct {
 		Version int    `json:"version"`
 		Hash    string `json:"hash"`

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/zap"
 
+	"shedgate/internal/deadlines"
 	"shedgate/internal/listener"
 )
 
@@ -21,6 +22,7 @@ import (
 type boundListener struct {
 	net.Listener
 	configured string
+	sweeper    *deadlines.Sweeper // nil: runtime timers
 	retired    atomic.Bool
 	once       sync.Once
 	closeErr   error
@@ -53,6 +55,7 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 		go g.persistLoop(cfg.Cache.PersistEvery, g.stop)
 	}
 	go g.local.run(g.stop)
+	go g.deadlines.Run(g.stop)
 	select {
 	case <-g.stop:
 		return nil
@@ -68,6 +71,9 @@ func (g *Gateway) serveOn(s *fasthttp.Server, ln net.Listener, configured string
 	// Out of descriptors under a surge, the gateway pauses accepting;
 	// fasthttp alone would end Serve, and the process with it.
 	bl := &boundListener{Listener: &listener.Listener{Listener: ln, OnPause: g.acceptPaused}, configured: configured}
+	if s == g.server {
+		bl.sweeper = g.deadlines
+	}
 	go func() {
 		err := s.Serve(bl)
 		if err != nil && !bl.retired.Load() && !g.draining.Load() {
