@@ -54,8 +54,8 @@ func (l *Limiter) loss(c int) {
 	}
 }
 
-// ShedBelow sheds every class below c now, as a loss of a class c request
-// here would, without counting it as this limiter's overload: another
+// ShedBelow sheds every class below c now, their waiters included, as a
+// loss of a class c request here would, without counting it as this limiter's overload: another
 // gateway in front of the same backend lost one (Config.OnLoss). The level
 // then rises again window by window while this gateway's windows are calm.
 //
@@ -65,8 +65,14 @@ func (l *Limiter) loss(c int) {
 func (l *Limiter) ShedBelow(c int) {
 	if c >= 0 && c < len(l.classes.Load().list) {
 		l.shedBelow(c)
+		now := l.now()
 		l.fleetCap.Store(int64((c+1)<<subBits - 1))
-		l.fleetCapUntil.Store(l.now().Add(fleetHold).UnixNano())
+		l.fleetCapUntil.Store(now.Add(fleetHold).UnixNano())
+		if l.waiting.Load() > 0 {
+			l.mu.Lock()
+			l.drainBelow(c, now)
+			l.mu.Unlock()
+		}
 	}
 }
 

@@ -220,7 +220,7 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 	k := cs.list[c]
 	lvl := levelOf(c, user)
 	cs.arrivals[lvl].Add(1)
-	if level := l.level.Load(); int64(lvl) > level && !l.idleReset(cs) {
+	if level := l.level.Load(); int64(lvl) > level && !l.idleReset(cs, lvl) {
 		// Work-conserving: a user the level cuts off in the class it cuts
 		// through may still take a free slot when nobody waits at all, so
 		// that a level a step too low does not leave the backend idle.
@@ -262,14 +262,23 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 
 // idleReset admits every level again when nothing is in flight or queued:
 // a level learned in a surge must not shed the first requests after it,
-// when no release is left to end a level window. It reports whether the
-// level was reset.
-func (l *Limiter) idleReset(cs *classSet) bool {
+// when no release is left to end a level window. A fleet's cap
+// (ShedBelow) still holds: measured with three gateways on a lockstep
+// backend, a gateway whose few slots all came back in one burst reset
+// its level and admitted re-issues while the others shed show-code
+// misses. It reports whether the level now admits lvl.
+func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if l.inflight.Load() != 0 || l.waiting.Load() != 0 {
 		return false
 	}
-	l.level.Store(cs.maxLevel())
-	return true
+	level := cs.maxLevel()
+	if l.now().UnixNano() < l.fleetCapUntil.Load() {
+		// Idle here is not idle everywhere: another gateway in front of
+		// the same backend is losing a class now (ShedBelow).
+		level = min(level, l.fleetCap.Load())
+	}
+	l.level.Store(level)
+	return int64(lvl) <= level
 }
 
 // tryInc takes a slot if in-flight is under the limit.

@@ -273,8 +273,9 @@ func TestQueueDeadline(t *testing.T) {
 	h.l.minRTT.Store(int64(95 * time.Millisecond))
 	h.clk.Advance(10 * time.Millisecond)
 	tok.Release(0, OutcomeIgnore)
-	toks := h.expectAll(map[string]Reason{"b": ReasonDeadline, "c": ReasonNone})
-	toks["c"].Release(0, OutcomeIgnore)
+	// b's loss sheds the lower class's waiter too: strict priority gives
+	// c no slot in the moment a higher class lost one.
+	h.expectAll(map[string]Reason{"b": ReasonDeadline, "c": ReasonShed})
 }
 
 func TestClose(t *testing.T) {
@@ -521,4 +522,28 @@ func TestMarginalClass(t *testing.T) {
 			t.Errorf("marginalClass(%d) = %d; want %d", tc.level, got, tc.want)
 		}
 	}
+}
+
+// A loss of class c, here or at another gateway (ShedBelow), sheds the
+// waiters of every lower class at once: queued before it, they would
+// otherwise take the next slots while c loses.
+func TestLossShedsLowerWaiters(t *testing.T) {
+	high := ClassConfig{Name: "high", MaxQueue: 10, MaxWait: 50 * time.Millisecond}
+	h := newQH(t, 1, high, normal, low)
+	tok := h.hold(0)
+	h.start("h", 0, time.Time{})
+	h.start("n", 1, time.Time{})
+	h.start("l", 2, time.Time{})
+	h.clk.Advance(50 * time.Millisecond) // h times out: a loss of high
+	h.expectAll(map[string]Reason{"h": ReasonTimeout, "n": ReasonShed, "l": ReasonShed})
+	tok.Release(0, OutcomeIgnore)
+
+	h = newQH(t, 1, high, normal, low)
+	tok = h.hold(0)
+	h.start("n", 1, time.Time{})
+	h.start("l", 2, time.Time{})
+	h.l.ShedBelow(1) // another gateway lost a normal request
+	h.expect("l", ReasonShed)
+	tok.Release(0, OutcomeIgnore)
+	h.expect("n", ReasonNone).Release(0, OutcomeIgnore)
 }

@@ -70,3 +70,32 @@ func TestSetFloor(t *testing.T) {
 		t.Fatalf("floor 0: limit %d; want the controller's 2", s.Limit)
 	}
 }
+
+// TestIdleResetKeepsTheFleetCap: a gateway with nothing in flight admits
+// every class again, except those another gateway's ShedBelow still
+// caps. Before, a gateway whose few slots all came back in one burst
+// reset its level to the top and admitted re-issues while the others shed
+// show-code misses.
+func TestIdleResetKeepsTheFleetCap(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{InitialLimit: 4, MinLimit: 1, MaxLimit: 4, Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "high", MaxQueue: 10, MaxWait: time.Second},
+			{Name: "normal", MaxQueue: 10, MaxWait: time.Second}, {Name: "low", MaxQueue: 10, MaxWait: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ShedBelow(1) // another gateway sheds normal misses
+	l.level.Store(0) // and this one's own level has cut deep
+	if _, r := l.Acquire(2, 0, time.Time{}); r != ReasonShed {
+		t.Fatalf("low, idle, under the fleet's cap: %v; want shed", r)
+	}
+	tok, r := l.Acquire(1, 1<<63, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("normal, idle, under the fleet's cap: %v; want admitted", r)
+	}
+	tok.Release(time.Millisecond, OutcomeOK)
+	clk.Advance(fleetHold + time.Millisecond)
+	if _, r := l.Acquire(2, 0, time.Time{}); r != ReasonNone {
+		t.Fatalf("low, idle, the cap expired: %v; want admitted", r)
+	}
+}
