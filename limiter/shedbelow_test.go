@@ -84,7 +84,7 @@ func TestIdleResetKeepsTheFleetCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.ShedBelow(1) // another gateway sheds normal misses
+	l.ShedBelow(1)   // another gateway sheds normal misses
 	l.level.Store(0) // and this one's own level has cut deep
 	if _, r := l.Acquire(2, 0, time.Time{}); r != ReasonShed {
 		t.Fatalf("low, idle, under the fleet's cap: %v; want shed", r)
