@@ -232,8 +232,7 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	}
 }
 
-// writeConnMetrics writes the public connections open. (Those a timeout
-// ended are in gateway_http_server_errors_total.)
+// writeConnMetrics writes the public connections open.
 func (g *Gateway) writeConnMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_connections_open", uint64(g.deadlines.Len()))
 }
