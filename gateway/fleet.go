@@ -64,9 +64,14 @@ type fleet struct {
 	// untrusted counts local hits served as stale because an invalidation
 	// may have been missed (see sharedcache.Store.Trusted).
 	untrusted atomic.Uint64
-	// hits counts requests answered from Redis.
-	hits atomic.Uint64
+	// hits counts requests answered from Redis; rechecks those of them
+	// found by a second look after waiting for admission.
+	hits, rechecks atomic.Uint64
 }
+
+// recheckAfter: a miss that waited this long for a slot asks Redis again
+// before calling the backend (see prepareFetch).
+const recheckAfter = 2 * time.Millisecond
 
 const (
 	maxSignalClasses = 64
@@ -209,8 +214,8 @@ func (f *fleet) trusts(e *cache.Entry, now time.Time) bool {
 // sharedFill, and how often the fleet missed the key, to rank the fetch
 // (limiter.Demand.UserWith). fill.ok is false when Redis could not be
 // asked.
-func (g *Gateway) sharedLookup(ckey, variant []byte, gen uint64) (e *cache.Entry, fill sharedFill, demand int64) {
-	f, err := g.fleet.store.Get(ckey)
+func (g *Gateway) sharedLookup(ckey, variant []byte, gen uint64, count bool) (e *cache.Entry, fill sharedFill, demand int64) {
+	f, err := g.fleet.store.Get(ckey, count)
 	if err != nil {
 		return nil, sharedFill{}, 0
 	}
@@ -248,6 +253,9 @@ type FleetStatus struct {
 	Subscribed  bool   `json:"subscribed"`
 	BreakerOpen bool   `json:"breaker_open"`
 	Hits        uint64 `json:"hits"`
+	// RecheckHits: of the hits, those found by a second look after the
+	// miss waited for admission (another gateway fetched it meanwhile).
+	RecheckHits uint64 `json:"recheck_hits"`
 	Misses      uint64 `json:"misses"`
 	Errors      uint64 `json:"errors"`
 	// Unavailable counts calls not made: breaker open, or not connected.
@@ -268,7 +276,7 @@ func (g *Gateway) fleetStatus() *FleetStatus {
 	}
 	s := g.fleet.store.Stats()
 	return &FleetStatus{Subscribed: s.Subscribed, BreakerOpen: s.BreakerOpen, Hits: g.fleet.hits.Load(),
-		Misses: s.Misses, Errors: s.Errors, Unavailable: s.Unavailable, Fills: s.Fills, FillsRefused: s.FillsRefused,
+		RecheckHits: g.fleet.rechecks.Load(), Misses: s.Misses, Errors: s.Errors, Unavailable: s.Unavailable, Fills: s.Fills, FillsRefused: s.FillsRefused,
 		InvalidationsSent: s.InvalidationsSent, InvalidationsReceived: s.InvalidationsReceived,
 		InvalidationsPending: s.InvalidationsPending, Untrusted: g.fleet.untrusted.Load()}
 }
@@ -282,6 +290,7 @@ func (g *Gateway) writeFleetMetrics(w io.Writer) {
 		return 0
 	}
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_hits_total", g.fleet.hits.Load())
+	metrics.WriteCounterUint64(w, "gateway_shared_cache_recheck_hits_total", g.fleet.rechecks.Load())
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_misses_total", s.Misses)
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_errors_total", s.Errors)
 	metrics.WriteCounterUint64(w, "gateway_shared_cache_unavailable_total", s.Unavailable)

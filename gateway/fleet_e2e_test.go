@@ -117,6 +117,56 @@ func TestFleetSharesFetchedAnswers(t *testing.T) {
 	}
 }
 
+// TestFleetRecheckAfterQueueing: coalescing is per gateway, but a miss
+// that waited for an admission slot asks Redis again before calling the
+// backend. B's one slot is held by a slow request; B's miss of a code A
+// is fetching queues behind it, finds A's answer in Redis once admitted,
+// and gives the slot back: one issuer call for the code, not two.
+func TestFleetRecheckAfterQueueing(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "16", "-service-time", "1ms", "-latency", "300ms")
+	a := startGateway(t, fleetConfig(is.addr(), r.Addr))
+	bCfg := strings.Replace(fleetConfig(is.addr(), r.Addr), "limiter:\n",
+		"limiter:\n  initial_limit: 1\n  min_limit: 1\n  max_limit: 1\n", 1)
+	b := startGateway(t, strings.Replace(bCfg, "max_wait: 200ms", "max_wait: 2s", 1))
+	waitSubscribed(t, []gatewayProc{a, b})
+	ids := makeIDs(2, 23)
+	var wg sync.WaitGroup
+	got := make([]http.Header, 3)
+	get := func(i int, g gatewayProc, id string, after time.Duration) {
+		defer wg.Done()
+		time.Sleep(after)
+		status, hdr, _ := do(t, "GET", g.url("/v1/codes/"+id), "")
+		if status != 200 {
+			t.Errorf("request %d: %d; want 200", i, status)
+		}
+		got[i] = hdr
+	}
+	wg.Add(3)
+	go get(0, a, ids[0], 0)                    // A fetches the code: its answer reaches Redis at ~300 ms
+	go get(1, b, ids[1], 100*time.Millisecond) // holds B's only slot until ~400 ms
+	go get(2, b, ids[0], 150*time.Millisecond) // misses Redis, queues, admitted at ~400 ms
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if x := got[2].Get("X-Cache"); x != "HIT-SHARED" {
+		t.Fatalf("B's queued miss: X-Cache %q; want HIT-SHARED (found by the second look)", x)
+	}
+	if n := is.stats(t).Ops["code"]; n != 2 {
+		t.Fatalf("the issuer answered %d code requests; want 2 (A's fetch and B's slow one)", n)
+	}
+	var st struct {
+		SharedCache struct {
+			RecheckHits uint64 `json:"recheck_hits"`
+		} `json:"shared_cache"`
+	}
+	getJSON(t, b.admin("/status"), &st)
+	if st.SharedCache.RecheckHits != 1 || metricValue(getText(t, b.admin("/metrics")), "gateway_shared_cache_recheck_hits_total") != 1 {
+		t.Fatalf("B's recheck hits: /status %d; want 1 in /status and /metrics", st.SharedCache.RecheckHits)
+	}
+}
+
 // TestFleetReissueReachesEveryGateway: over 1,000 keys, a re-issue
 // through A, then GETs through B and C until they answer the new code,
 // while readers race on every gateway. The new code must come within

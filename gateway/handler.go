@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"shedgate/cache"
+	"shedgate/limiter"
 )
 
 // scratch is per-request working memory, pooled so that the request path
@@ -62,7 +63,8 @@ func releaseScratch(sc *scratch) {
 //	per-key  a key over its rate: 429 + Retry-After (or a stale copy)
 //	fetch    coalesced per route+key when the route says so, else alone:
 //	         in a fleet, the shared cache first (X-Cache: HIT-SHARED);
-//	         admission in the class queue under the adaptive limit, then the
+//	         admission in the class queue under the adaptive limit (in a
+//	         fleet, after a wait for it, the shared cache again), then the
 //	         upstream; the answer is stored when cacheable (and shared)
 //	shed     no slot in time: 503 + Retry-After (or a stale copy)
 //	fallback upstream failed: a stale entry (X-Cache: STALE) or 502/503/504
@@ -236,7 +238,7 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		defer fasthttp.ReleaseRequest(req)
 		var fill sharedFill
 		if g.fleet != nil && rt.policy != nil {
-			e, f, demand := g.sharedLookup(ckey, variant, gen)
+			e, f, demand := g.sharedLookup(ckey, variant, gen, true)
 			if e != nil {
 				return answer{entry: e, fleet: true}, nil
 			}
@@ -247,9 +249,20 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		}
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
+		asked := time.Now()
 		tok, err := g.admit(rt, user, deadline)
 		if err != nil {
 			return answer{}, err
+		}
+		if fill.ok && time.Since(asked) >= recheckAfter {
+			// Queued for a slot: another gateway may have fetched the key
+			// meanwhile (coalescing is per gateway). Look again, uncounted,
+			// before spending the slot on the backend.
+			if e, _, _ := g.sharedLookup(ckey, variant, gen, false); e != nil {
+				tok.Release(0, limiter.OutcomeIgnore)
+				g.fleet.rechecks.Add(1)
+				return answer{entry: e, fleet: true}, nil
+			}
 		}
 		if err := g.doAdmitted(tok, rt, req, resp, deadline); err != nil {
 			return answer{}, err

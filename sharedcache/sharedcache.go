@@ -345,14 +345,22 @@ type Found struct {
 // demandWindow is how long the fleet's count of a key's lookups runs.
 const demandWindow = time.Minute
 
-// lookupScript reads a key's value and generation and counts the lookup.
+// lookupScript reads a key's value and generation and, when ARGV[2] is
+// 1, counts the lookup.
 var lookupScript = rueidis.NewLuaScript(`
-local d = redis.call('INCR', KEYS[3])
-if d == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+local d
+if ARGV[2] == '1' then
+  d = redis.call('INCR', KEYS[3])
+  if d == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[1]) end
+else
+  d = tonumber(redis.call('GET', KEYS[3]) or '0')
+end
 return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), d}`)
 
-// Get returns what is stored under key, and counts the lookup.
-func (s *Store) Get(key []byte) (Found, error) {
+// Get returns what is stored under key, and counts the lookup in the
+// fleet's demand for it when count (a process's first lookup for one
+// local miss; not its second look after waiting for admission).
+func (s *Store) Get(key []byte, count bool) (Found, error) {
 	c, err := s.call()
 	if err != nil {
 		return Found{}, err
@@ -360,7 +368,7 @@ func (s *Store) Get(key []byte) (Found, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	vals, err := lookupScript.Exec(ctx, c, []string{s.valueKey(key), s.genKey(key), s.demandKey(key)},
-		[]string{fmt.Sprint(demandWindow.Milliseconds())}).ToArray()
+		[]string{fmt.Sprint(demandWindow.Milliseconds()), countArg[count]}).ToArray()
 	if err = s.result(err); err != nil {
 		return Found{}, err
 	}
@@ -379,6 +387,8 @@ func (s *Store) Get(key []byte) (Found, error) {
 	f.Val = v
 	return f, nil
 }
+
+var countArg = map[bool]string{true: "1", false: "0"}
 
 // fillScript stores a value only if the key's generation is still the one
 // its lookup saw.

@@ -52,18 +52,21 @@ func TestFillThenGet(t *testing.T) {
 	r := proctest.StartRedis(t)
 	a, b := open(t, r.Addr, nil), open(t, r.Addr, nil)
 	key := []byte("show\x00110101199003071234")
-	f, err := a.Get(key)
+	f, err := a.Get(key, true)
 	if err != nil || f.Val != nil || f.Gen != "" || f.Demand != 1 {
 		t.Fatalf("Get on an empty Redis = %+v, %v; want a miss with generation \"\" and demand 1", f, err)
 	}
 	if err := a.Fill(key, []byte("code-1"), f.Gen, time.Minute); err != nil {
 		t.Fatalf("Fill: %v", err)
 	}
-	if f, err := b.Get(key); err != nil || string(f.Val) != "code-1" || f.Demand != 2 {
+	if f, err := b.Get(key, true); err != nil || string(f.Val) != "code-1" || f.Demand != 2 {
 		t.Fatalf("another process's Get = %+v, %v; want code-1, demand 2 (both lookups counted)", f, err)
 	}
 	if s := b.Stats(); s.Hits != 1 || s.Misses != 0 {
 		t.Fatalf("b's stats: %+v; want 1 hit", s)
+	}
+	if f, err := b.Get(key, false); err != nil || string(f.Val) != "code-1" || f.Demand != 2 {
+		t.Fatalf("an uncounted Get = %+v, %v; want code-1, demand still 2", f, err)
 	}
 	if ttl, err := r.Do("PTTL", "shedgate:c:{"+string(key)+"}"); err != nil || ttl < ":59000" || ttl > ":60000" {
 		t.Fatalf("PTTL of the entry = %q, %v; want about 60000 ms", ttl, err)
@@ -79,7 +82,7 @@ func TestInvalidateReachesEveryProcessAndRefusesAnOlderFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	// b starts a fetch: its lookup sees the entry and the generation.
-	fb, err := b.Get(key)
+	fb, err := b.Get(key, true)
 	genB := fb.Gen
 	if err != nil {
 		t.Fatal(err)
@@ -90,21 +93,21 @@ func TestInvalidateReachesEveryProcessAndRefusesAnOlderFill(t *testing.T) {
 	wait.For(t, 5*time.Second, "both processes hear the invalidation", func() bool {
 		return heardA.has(string(key)) && heardB.has(string(key))
 	})
-	if f, _ := b.Get(key); f.Val != nil {
+	if f, _ := b.Get(key, true); f.Val != nil {
 		t.Fatalf("after Invalidate, Get = %q; want a miss", f.Val)
 	}
 	// b's fetch, begun before the invalidation, must not put its answer back.
 	if err := b.Fill(key, []byte("old"), genB, time.Minute); !errors.Is(err, sharedcache.ErrInvalidated) {
 		t.Fatalf("Fill with the generation from before the invalidation: %v; want ErrInvalidated", err)
 	}
-	f, _ := b.Get(key)
+	f, _ := b.Get(key, true)
 	if f.Val != nil || f.Gen == genB {
 		t.Fatalf("after a refused fill Get = %q gen %q (was %q); want a miss and a new generation", f.Val, f.Gen, genB)
 	}
 	if err := b.Fill(key, []byte("new"), f.Gen, time.Minute); err != nil {
 		t.Fatalf("Fill with the current generation: %v", err)
 	}
-	if f, _ := a.Get(key); string(f.Val) != "new" {
+	if f, _ := a.Get(key, true); string(f.Val) != "new" {
 		t.Fatalf("Get = %q; want new", f.Val)
 	}
 	if s := b.Stats(); s.FillsRefused != 1 || s.Fills != 1 || s.InvalidationsReceived < 1 {
@@ -129,7 +132,7 @@ func TestRedisDownMissesAtOnceAndInvalidationsWait(t *testing.T) {
 
 	// Calls fail, then the breaker answers without calling Redis.
 	for i := 0; i < 10; i++ {
-		if _, err := a.Get(key); err == nil {
+		if _, err := a.Get(key, true); err == nil {
 			t.Fatalf("Get %d with Redis down: no error", i)
 		}
 	}
@@ -165,7 +168,7 @@ func TestRedisDownMissesAtOnceAndInvalidationsWait(t *testing.T) {
 		t.Fatal("an entry stored after the resubscription is not trusted")
 	}
 	wait.For(t, 5*time.Second, "the breaker closes", func() bool {
-		_, err := a.Get(key)
+		_, err := a.Get(key, true)
 		return err == nil
 	})
 }
@@ -177,7 +180,7 @@ func TestRedisPausedCallsEndWithinTheTimeout(t *testing.T) {
 	defer r.Resume()
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		_, err := a.Get([]byte("k"))
+		_, err := a.Get([]byte("k"), true)
 		if err == nil {
 			t.Fatalf("Get %d on a paused Redis: no error", i)
 		}
