@@ -141,13 +141,37 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		want := math.Min((1-levelCut)*in, levelSlack*float64(served-w.served))
 		level = max(lo, min(level-1, highestWithin(counts, want)))
 	case level < cs.maxLevel():
-		level = max(level+1, highestWithin(counts, (1+levelGrow)*in))
+		next := max(level+1, highestWithin(counts, (1+levelGrow)*in))
+		// Strict priority: the level enters a lower class only after a
+		// window that shed none of the class it is in. Growing by arrival
+		// counts alone, it jumped past the last users of a class whose
+		// arrivals in those levels were few, and re-issues (low) were
+		// served at ~35/s in seconds that shed show-code misses (normal).
+		if top := classTop(level); next > top && anyAbove(counts, level, top) {
+			next = top
+		}
+		level = next
 	}
 	if now.UnixNano() < l.fleetCapUntil.Load() {
 		level = min(level, l.fleetCap.Load())
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))
 	w.start, w.served, w.admitted, w.waitNs = now, served, adm, wns
+}
+
+// classTop is the top user level of the class level is in: the level
+// that admits the whole class.
+func classTop(level int64) int64 { return (level>>subBits+1)<<subBits - 1 }
+
+// anyAbove reports whether levels level+1 to top had arrivals: users of
+// that class the level shed.
+func anyAbove(counts []float64, level, top int64) bool {
+	for i := level + 1; i <= top && i < int64(len(counts)); i++ {
+		if counts[i] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // highestWithin returns the highest level whose arrivals, with those of

@@ -143,6 +143,8 @@ type Limiter struct {
 	// fleetCap caps the level until fleetCapUntil (Unix nanoseconds):
 	// another gateway's ShedBelow.
 	fleetCap, fleetCapUntil atomic.Int64
+	// idleSince is when in-flight last fell to zero (Unix nanoseconds).
+	idleSince atomic.Int64
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
@@ -260,9 +262,12 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 	return l.wait(c, deadline, now)
 }
 
-// idleReset admits every level again when nothing is in flight or queued:
-// a level learned in a surge must not shed the first requests after it,
-// when no release is left to end a level window. A fleet's cap
+// idleReset admits every level again when nothing has been in flight or
+// queued for a level window: a level learned in a surge must not shed the
+// requests after it, when no release is left to end a window. Not at
+// once: a lockstep backend hands all of a gateway's slots back in one
+// burst, and resetting then admitted re-issues (class low) at ~33/s
+// through a surge that was shedding show-code misses. A fleet's cap
 // (ShedBelow) still holds: measured with three gateways on a lockstep
 // backend, a gateway whose few slots all came back in one burst reset
 // its level and admitted re-issues while the others shed show-code
@@ -271,8 +276,12 @@ func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if l.inflight.Load() != 0 || l.waiting.Load() != 0 {
 		return false
 	}
+	now := l.now().UnixNano()
+	if now-l.idleSince.Load() < int64(l.levelWindow) {
+		return false // a burst of completions, not an idle backend
+	}
 	level := cs.maxLevel()
-	if l.now().UnixNano() < l.fleetCapUntil.Load() {
+	if now < l.fleetCapUntil.Load() {
 		// Idle here is not idle everywhere: another gateway in front of
 		// the same backend is losing a class now (ShedBelow).
 		level = min(level, l.fleetCap.Load())
@@ -309,6 +318,9 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 	n := l.inflight.Add(-1)
 	l.cmu.Lock()
 	now := l.now()
+	if n == 0 {
+		l.idleSince.Store(now.UnixNano())
+	}
 	l.released++
 	l.ctl.local = local
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {

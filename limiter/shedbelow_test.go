@@ -99,3 +99,69 @@ func TestIdleResetKeepsTheFleetCap(t *testing.T) {
 		t.Fatalf("low, idle, the cap expired: %v; want admitted", r)
 	}
 }
+
+// TestIdleResetWaitsAWindow: slots that all come back in one burst (a
+// lockstep backend) are not an idle backend: the level holds until
+// nothing has been in flight for a level window.
+func TestIdleResetWaitsAWindow(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{InitialLimit: 4, MinLimit: 1, MaxLimit: 4, Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "high", MaxQueue: 10, MaxWait: time.Second},
+			{Name: "low", MaxQueue: 10, MaxWait: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, r := l.Acquire(0, 0, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("high: %v", r)
+	}
+	l.level.Store(subLevels - 1) // a surge's level: high only
+	clk.Advance(10 * time.Millisecond)
+	tok.Release(time.Millisecond, OutcomeOK) // the burst: nothing in flight
+	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonShed {
+		t.Fatalf("low right after the burst: %v; want shed", r)
+	}
+	clk.Advance(l.levelWindow)
+	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonNone {
+		t.Fatalf("low after a window with nothing in flight: %v; want admitted", r)
+	}
+}
+
+// TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole: a calm
+// window raises the level by 5% of the arrivals, but not into a lower
+// class while users of the class above it were shed in that window.
+func TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "high"}, {Name: "normal"}, {Name: "low"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := l.classes.Load()
+	window := func(level int64, arrivals map[int64]uint64) int64 {
+		l.level.Store(level)
+		for i, n := range arrivals {
+			cs.arrivals[i].Store(n)
+		}
+		clk.Advance(l.levelWindow)
+		l.cmu.Lock()
+		l.updateLevel(cs, clk.Now(), 0, time.Second)
+		l.cmu.Unlock()
+		return l.level.Load()
+	}
+	// normal admitted up to its sub-level 10, 1,100 arrivals there; one
+	// user above it shed; low quiet in its first levels.
+	normal10 := int64(1<<subBits + 10)
+	arr := map[int64]uint64{}
+	for i := int64(1 << subBits); i <= normal10; i++ {
+		arr[i] = 100
+	}
+	arr[normal10+1] = 1
+	if got := window(normal10, arr); got != 2<<subBits-1 {
+		t.Fatalf("calm window with a normal user shed: level %d; want %d (all of normal, no low)", got, 2<<subBits-1)
+	}
+	// The next calm window shed no normal user: low may come in.
+	if got := window(2<<subBits-1, map[int64]uint64{1 << subBits: 1000}); got <= 2<<subBits-1 {
+		t.Fatalf("calm window with normal whole: level %d; want into low", got)
+	}
+}
