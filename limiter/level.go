@@ -36,10 +36,12 @@ func levelOf(c int, user uint64) int {
 type levelCtl struct {
 	arrivals []atomic.Uint64 // per level, this window
 	losses   atomic.Uint64   // admitted requests that lost in a queue, this window
+	lossTop  atomic.Int64    // the highest class (lowest index) that lost, this window; noLoss: none
 	start    time.Time
-	served   uint64 // releases counted at the window's start
-	admitted uint64 // admissions (all classes) at the window's start
-	waitNs   int64  // queue wait (all classes) at the window's start
+	served   uint64  // releases counted at the window's start
+	admitted uint64  // admissions (all classes) at the window's start
+	waitNs   int64   // queue wait (all classes) at the window's start
+	cutAt    []int64 // per class, when a window last cut into it (Unix ns)
 }
 
 // loss records that a request of class c, admitted by the level, lost in
@@ -48,6 +50,12 @@ type levelCtl struct {
 // at once, without waiting for the window (strict priority).
 func (l *Limiter) loss(c int) {
 	l.lvl.losses.Add(1)
+	for {
+		top := l.lvl.lossTop.Load()
+		if int64(c) >= top || l.lvl.lossTop.CompareAndSwap(top, int64(c)) {
+			break
+		}
+	}
 	l.shedBelow(c)
 	if l.onLoss != nil {
 		l.onLoss(c)
@@ -74,6 +82,63 @@ func (l *Limiter) ShedBelow(c int) {
 			l.mu.Unlock()
 		}
 	}
+}
+
+// HoldAbove takes the highest admission level another gateway of a fleet
+// reported lately (Level; -1: none heard): while some gateway admits
+// requests of class c, this one keeps every class above c whole, so that
+// its level sheds a higher class only once no gateway serves a lower one
+// (strict priority across the fleet, from DAGOR's shared level). Measured
+// without it, three gateways lost check-ins at one gateway, whose level
+// had cut into class high, in seconds where the others served show-code
+// misses. A ShedBelow cap still wins over it: that gateway is losing.
+func (l *Limiter) HoldAbove(peerLevel int64) {
+	floor := int64(-1)
+	if peerLevel >= 0 {
+		floor = (peerLevel>>subBits)<<subBits - 1
+	}
+	l.levelFloor.Store(floor)
+	for {
+		cur := l.level.Load()
+		if cur >= floor || l.capped(l.now()) || l.level.CompareAndSwap(cur, floor) {
+			return
+		}
+	}
+}
+
+// Level is the admission level in force: requests of class c and user
+// level u are admitted while c<<6|u <= Level. A fleet sends it to the
+// other gateways (HoldAbove).
+func (l *Limiter) Level() int64 { return l.level.Load() }
+
+// capped reports whether another gateway's ShedBelow caps the level now.
+func (l *Limiter) capped(now time.Time) bool { return now.UnixNano() < l.fleetCapUntil.Load() }
+
+// noLoss is levelCtl.lossTop when nothing lost.
+const noLoss = math.MaxInt64
+
+// classHold is how long after a window cut into class c (shed some of
+// its users) the level stays out of every class below c.
+const classHold = time.Second
+
+// cutInto records that a window cut into class c at now. Called with
+// Limiter.cmu held.
+func (w *levelCtl) cutInto(c int, now time.Time) {
+	for len(w.cutAt) <= c {
+		w.cutAt = append(w.cutAt, 0)
+	}
+	w.cutAt[c] = now.UnixNano()
+}
+
+// cutRecently reports whether a window cut into class c or a higher one
+// within classHold of now. Called with Limiter.cmu held.
+func (w *levelCtl) cutRecently(c int, now time.Time) bool {
+	for i := 0; i <= c && i < len(w.cutAt); i++ {
+		if now.UnixNano()-w.cutAt[i] < int64(classHold) {
+			return true
+		}
+	}
+	return false
 }
 
 // fleetHold is how long another gateway's ShedBelow caps the level.
@@ -124,6 +189,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		wait = time.Duration(wns-w.waitNs) / time.Duration(n)
 	}
 	losses := w.losses.Swap(0)
+	lossTop := int(w.lossTop.Swap(noLoss))
 	level := l.level.Load()
 	var in float64 // arrivals this window at admitted levels
 	counts := l.levelCounts[:0]
@@ -139,7 +205,17 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 	switch {
 	case losses > 0 || wait > target:
 		want := math.Min((1-levelCut)*in, levelSlack*float64(served-w.served))
-		level = max(lo, min(level-1, highestWithin(counts, want)))
+		// A window cuts no class above the highest one that lost in it
+		// (or, losing nothing, above the class the level cuts through):
+		// a whole class is shed only by its own losses. Cut by volume
+		// alone, a lockstep backend's bursty window counts cut into
+		// check-ins while only show-code misses were losing.
+		floor := cs.marginalClass(level)
+		if losses > 0 {
+			floor = min(floor, lossTop)
+		}
+		level = max(lo, int64(floor<<subBits)-1, min(level-1, highestWithin(counts, want)))
+		w.cutInto(cs.marginalClass(level), now) // the highest class it sheds users of
 	case level < cs.maxLevel():
 		next := max(level+1, highestWithin(counts, (1+levelGrow)*in))
 		// Strict priority: the level enters a lower class only after a
@@ -147,12 +223,18 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		// counts alone, it jumped past the last users of a class whose
 		// arrivals in those levels were few, and re-issues (low) were
 		// served at ~35/s in seconds that shed show-code misses (normal).
-		if top := classTop(level); next > top && anyAbove(counts, level, top) {
+		// And only a classHold after a window last cut into this class or
+		// a higher one: at a class's top the level otherwise alternated,
+		// window by window, between admitting some of the class below and
+		// shedding some of its own (a single gateway served re-issues at
+		// 31-64/s through seconds that shed show-code misses).
+		if top := classTop(level); next > top && (anyAbove(counts, level, top) || w.cutRecently(int(level>>subBits), now)) {
 			next = top
 		}
 		level = next
 	}
-	if now.UnixNano() < l.fleetCapUntil.Load() {
+	level = max(level, l.levelFloor.Load())
+	if l.capped(now) {
 		level = min(level, l.fleetCap.Load())
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))

@@ -145,6 +145,9 @@ type Limiter struct {
 	fleetCap, fleetCapUntil atomic.Int64
 	// idleSince is when in-flight last fell to zero (Unix nanoseconds).
 	idleSince atomic.Int64
+	// levelFloor is the lowest level a window may set (HoldAbove); -1:
+	// none.
+	levelFloor atomic.Int64
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
@@ -189,6 +192,8 @@ func New(cfg Config) (*Limiter, error) {
 	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc, localDelay: c.LocalDelay, onLoss: c.OnLoss,
 		levelWindow: c.SampleWindow, queueTarget: c.QueueDelayTarget}
 	l.overloadWait = c.OverloadWait
+	l.levelFloor.Store(-1)
+	l.lvl.lossTop.Store(noLoss)
 	cs := newClassSet(len(c.Classes))
 	for i, cc := range c.Classes {
 		cs.list[i] = &class{name: cc.Name, index: i}

@@ -165,3 +165,96 @@ func TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole(t *testing.T) 
 		t.Fatalf("calm window with normal whole: level %d; want into low", got)
 	}
 }
+
+// TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne: while another
+// gateway admits some of class normal, this one's level keeps class high
+// whole, whatever its windows want; a ShedBelow cap still wins; a peer
+// whose level sits in high holds nothing.
+func TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "critical"}, {Name: "high"}, {Name: "normal"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topHigh := int64(2<<subBits - 1)
+	l.level.Store(subLevels + 5) // this gateway cut into high
+	l.HoldAbove(2<<subBits + 10) // a peer admits some of normal
+	if got := l.Level(); got != topHigh {
+		t.Fatalf("level under a peer in normal: %d; want %d (high whole)", got, topHigh)
+	}
+	// An overloaded window wants to cut deep: the floor holds.
+	l.lvl.losses.Add(1)
+	cs := l.classes.Load()
+	cs.arrivals[subLevels].Store(1000)
+	clk.Advance(l.levelWindow)
+	l.cmu.Lock()
+	l.updateLevel(cs, clk.Now(), 0, time.Second)
+	l.cmu.Unlock()
+	if got := l.Level(); got != topHigh {
+		t.Fatalf("overloaded window under the hold: level %d; want %d", got, topHigh)
+	}
+	// Another gateway loses critical requests: its cap wins.
+	l.ShedBelow(0)
+	l.HoldAbove(2<<subBits + 10)
+	if got := l.Level(); got != subLevels-1 {
+		t.Fatalf("level under a ShedBelow(critical) cap: %d; want %d", got, subLevels-1)
+	}
+	// A peer whose level is in high holds nothing below critical's top;
+	// none heard: no floor.
+	clk.Advance(fleetHold + time.Millisecond)
+	l.HoldAbove(subLevels + 3)
+	if f := l.levelFloor.Load(); f != subLevels-1 {
+		t.Fatalf("floor under a peer in high: %d; want %d", f, subLevels-1)
+	}
+	l.HoldAbove(-1)
+	if f := l.levelFloor.Load(); f != -1 {
+		t.Fatalf("floor with no peer: %d; want -1", f)
+	}
+}
+
+// TestWindowCutsNoClassAboveTheOneThatLost: an overloaded window whose
+// losses were all of class normal cuts within normal, however few
+// completions it counted; a loss of high lets it cut into high. And after
+// a cut into a class, the level stays out of the classes below it for
+// classHold.
+func TestWindowCutsNoClassAboveTheOneThatLost(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "critical"}, {Name: "high"}, {Name: "normal"}, {Name: "low"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := l.classes.Load()
+	window := func(level int64, lost int, calm bool) int64 {
+		l.level.Store(level)
+		for i := range cs.arrivals {
+			cs.arrivals[i].Store(10)
+		}
+		if !calm {
+			l.loss(lost)
+		}
+		clk.Advance(l.levelWindow)
+		l.cmu.Lock()
+		l.updateLevel(cs, clk.Now(), 0, time.Second) // nothing served: want 0
+		l.cmu.Unlock()
+		return l.level.Load()
+	}
+	topHigh, topNormal := int64(2<<subBits-1), int64(3<<subBits-1)
+	if got := window(2<<subBits+30, 2, false); got != topHigh {
+		t.Fatalf("a window losing only normal: level %d; want %d (high whole)", got, topHigh)
+	}
+	if got := window(topHigh, 1, false); got != subLevels-1 {
+		t.Fatalf("a window losing high: level %d; want %d (into high, down to critical's top)", got, subLevels-1)
+	}
+	// A cut into normal: for classHold, calm windows stop at normal's top.
+	window(topNormal, 2, false) // losing normal: cut within normal
+	clk.Advance(classHold / 2)
+	if got := window(topNormal, 0, true); got != topNormal {
+		t.Fatalf("calm window %v after a cut into normal: level %d; want %d (no low yet)", classHold/2, got, topNormal)
+	}
+	clk.Advance(classHold)
+	if got := window(topNormal, 0, true); got <= topNormal {
+		t.Fatalf("calm window past classHold: level %d; want into low", got)
+	}
+}
