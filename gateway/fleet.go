@@ -44,9 +44,12 @@ import (
 // Signals are throttled to one per class per shedSignalEvery.
 //
 // And each gateway's share of the backend is kept near the others': every
-// limitSignalEvery a gateway sends the limit its controller found, and
-// holds its own at least limitFloorShare of the others' mean (Limiter.
-// SetFloor). Found independently, the limits drifted apart: in two of five
+// limitSignalEvery a gateway sends the limit its controller found and its
+// admission level, holds its own limit at least limitFloorShare of the
+// others' mean (Limiter.SetFloor), and, while another gateway admits some
+// of a class, keeps every class above it whole (Limiter.HoldAbove: a
+// gateway's level cuts into a class only when no gateway serves a lower
+// one). Found independently, the limits drifted apart: in two of five
 // surges one gateway's sank to 1-2 while the others held 4-6, and it lost
 // its third of the check-ins (75-81% served; 97.9-99.9% in five runs
 // since).
@@ -76,13 +79,17 @@ const recheckAfter = 2 * time.Millisecond
 const (
 	maxSignalClasses = 64
 	shedSignalEvery  = 20 * time.Millisecond
-	limitSignalEvery = 200 * time.Millisecond
-	limitFloorShare  = 0.8
+	limitSignalEvery = 100 * time.Millisecond
+	// levelFresh: a peer's level older than this no longer holds ours.
+	levelFresh      = 3 * limitSignalEvery
+	limitFloorShare = 0.8
 )
 
-// peerLimit is another gateway's last limit and when it came.
+// peerLimit is another gateway's last limit and admission level, and
+// when they came.
 type peerLimit struct {
 	limit int
+	level int64
 	at    time.Time
 }
 
@@ -120,29 +127,38 @@ func (g *Gateway) signals(stop <-chan struct{}) {
 				g.fleet.store.Signal("S " + classes[c].Name) //nolint:errcheck
 			}
 		case now := <-tick.C:
-			g.fleet.store.Signal("L " + strconv.Itoa(g.limiter.OwnLimit())) //nolint:errcheck
-			g.limiter.SetFloor(g.fleet.floor(now))
+			g.fleet.store.Signal("L " + strconv.Itoa(g.limiter.OwnLimit()) + " " + //nolint:errcheck
+				strconv.FormatInt(g.limiter.Level(), 10))
+			limit, level := g.fleet.fromPeers(now)
+			g.limiter.SetFloor(limit)
+			g.limiter.HoldAbove(level)
 		}
 	}
 }
 
-// floor is limitFloorShare of the mean limit of the gateways heard from in
-// the last second; 0 when none.
-func (f *fleet) floor(now time.Time) int {
+// fromPeers returns limitFloorShare of the mean limit of the gateways
+// heard from in the last second (0 when none), and the highest admission
+// level those heard from in the last levelFresh reported (-1 when none).
+func (f *fleet) fromPeers(now time.Time) (floor int, level int64) {
 	f.peersMu.Lock()
 	defer f.peersMu.Unlock()
 	var sum, n int
+	level = -1
 	for id, p := range f.peers {
-		if now.Sub(p.at) > time.Second {
+		age := now.Sub(p.at)
+		if age > time.Second {
 			delete(f.peers, id)
 			continue
 		}
 		sum, n = sum+p.limit, n+1
+		if age <= levelFresh && p.level >= 0 {
+			level = max(level, p.level)
+		}
 	}
-	if n == 0 {
-		return 0
+	if n > 0 {
+		floor = int(limitFloorShare * float64(sum) / float64(n))
 	}
-	return int(limitFloorShare * float64(sum) / float64(n))
+	return floor, level
 }
 
 // fromFleet applies another gateway's signal: "S class" (it sheds class:
@@ -155,9 +171,14 @@ func (g *Gateway) fromFleet(id, msg string) {
 			g.limiter.ShedBelow(c)
 		}
 	case "L":
-		if n, err := strconv.Atoi(arg); err == nil && n > 0 {
+		limit, levelArg, _ := strings.Cut(arg, " ")
+		level, err := strconv.ParseInt(levelArg, 10, 64)
+		if err != nil {
+			level = -1 // a gateway that does not send its level
+		}
+		if n, err := strconv.Atoi(limit); err == nil && n > 0 {
 			g.fleet.peersMu.Lock()
-			g.fleet.peers[id] = peerLimit{limit: n, at: time.Now()}
+			g.fleet.peers[id] = peerLimit{limit: n, level: level, at: time.Now()}
 			g.fleet.peersMu.Unlock()
 		}
 	}
