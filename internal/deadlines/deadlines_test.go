@@ -174,15 +174,18 @@ func TestSetsRacingSweepsNeverStickForced(t *testing.T) {
 			}
 		}
 	}()
-	for i := range 20000 {
-		// Alternate deadlines just due and far ahead, as fasthttp's idle
-		// and read deadlines alternate.
+	// Until the sweeps have forced 50 (bounded in time): alternate
+	// deadlines just due and far ahead, as fasthttp's idle and read
+	// deadlines alternate.
+	start := time.Now()
+	for i := 0; s.fired.Load() < 50 && time.Since(start) < 10*time.Second; i++ {
 		if i%2 == 0 {
 			c.SetReadDeadline(time.Now())
 		} else {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 		}
 	}
+	c.SetReadDeadline(time.Now().Add(time.Hour)) // the last set, still racing sweeps
 	close(stop)
 	wg.Wait()
 	if s.fired.Load() == 0 {
