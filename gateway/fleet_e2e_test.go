@@ -124,7 +124,7 @@ func TestFleetSharesFetchedAnswers(t *testing.T) {
 // and gives the slot back: one issuer call for the code, not two.
 func TestFleetRecheckAfterQueueing(t *testing.T) {
 	r := proctest.StartRedis(t)
-	is := startIssuer(t, "-workers", "16", "-service-time", "1ms", "-latency", "300ms")
+	is := startIssuer(t, "-workers", "16", "-service-time", "1ms", "-latency", "600ms")
 	a := startGateway(t, fleetConfig(is.addr(), r.Addr))
 	bCfg := strings.Replace(fleetConfig(is.addr(), r.Addr), "limiter:\n",
 		"limiter:\n  initial_limit: 1\n  min_limit: 1\n  max_limit: 1\n", 1)
@@ -143,9 +143,11 @@ func TestFleetRecheckAfterQueueing(t *testing.T) {
 		got[i] = hdr
 	}
 	wg.Add(3)
-	go get(0, a, ids[0], 0)                    // A fetches the code: its answer reaches Redis at ~300 ms
-	go get(1, b, ids[1], 100*time.Millisecond) // holds B's only slot until ~400 ms
-	go get(2, b, ids[0], 150*time.Millisecond) // misses Redis, queues, admitted at ~400 ms
+	// Margins of 200-300 ms each way: a loaded CI machine once made A's
+	// fetch land after B's second look when they were 100 ms.
+	go get(0, a, ids[0], 0)                    // A fetches the code: its answer reaches Redis at ~600 ms
+	go get(1, b, ids[1], 200*time.Millisecond) // holds B's only slot until ~800 ms
+	go get(2, b, ids[0], 300*time.Millisecond) // misses Redis, queues, admitted at ~800 ms
 	wg.Wait()
 	if t.Failed() {
 		return

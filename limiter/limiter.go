@@ -347,7 +347,7 @@ func (l *Limiter) publish() {
 	now := l.now()
 	lim := c.effective(now, l.local())
 	l.own.Store(lim)
-	l.limit.Store(max(lim, l.floor.Load()))
+	l.limit.Store(max(lim, min(l.floor.Load(), int64(c.cfg.maxLimit)))) // MaxLimit caps a floor too
 	l.epoch.Store(c.epoch)
 	l.minRTT.Store(int64(c.minRTT.min(now)))
 	l.drain.Store(math.Float64bits(c.drainRate))
@@ -357,7 +357,8 @@ func (l *Limiter) publish() {
 	}
 }
 
-// SetFloor makes the limit in force at least n (0: no floor) while the
+// SetFloor makes the limit in force at least n (0: no floor; never above
+// MaxLimit, the operator's ceiling) while the
 // controller goes on measuring and setting its own (OwnLimit). A fleet of
 // gateways in front of one backend uses it to keep each one's share near
 // the others': limits found independently can drift apart, and a gateway

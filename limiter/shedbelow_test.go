@@ -69,6 +69,10 @@ func TestSetFloor(t *testing.T) {
 	if l.Stats(&s); s.Limit != 2 {
 		t.Fatalf("floor 0: limit %d; want the controller's 2", s.Limit)
 	}
+	l.SetFloor(500) // other gateways' limits: the operator's ceiling still holds
+	if l.Stats(&s); s.Limit != 100 {
+		t.Fatalf("floor 500 under max_limit 100: limit %d; want 100", s.Limit)
+	}
 }
 
 // TestIdleResetKeepsTheFleetCap: a gateway with nothing in flight admits
