@@ -44,8 +44,13 @@ thresholds: ["all.success >= 1", "a.p50_ms <= 40"]
 	serverP50 := held[len(held)/2]
 	mu.Unlock()
 	t.Logf("p50: harness %.3f ms, server's own %.3f ms", r.All.LatencyMs.P50, serverP50)
-	if got := r.All.LatencyMs.P50; got < 20 || math.Abs(got-serverP50) > 2 {
-		t.Errorf("p50 = %.3f ms; want at least 20 ms and within 2 ms of the %.3f ms the server held each request", got, serverP50)
+	// Within 5 ms: the harness and the server share this machine's cores
+	// with whatever else runs, and a CI run with a build alongside read
+	// 24.6 ms against the server's 20.9. A harness that measured the
+	// wrong span (queueing before send, or only the send) is off by far
+	// more.
+	if got := r.All.LatencyMs.P50; got < 20 || math.Abs(got-serverP50) > 5 {
+		t.Errorf("p50 = %.3f ms; want at least 20 ms and within 5 ms of the %.3f ms the server held each request", got, serverP50)
 	}
 	if got, want := r.Sent, srv.received.Load(); got != want {
 		t.Errorf("report sent %d; server received %d", got, want)
