@@ -135,23 +135,14 @@ func TestIdleResetWaitsAWindow(t *testing.T) {
 // window raises the level by 5% of the arrivals, but not into a lower
 // class while users of the class above it were shed in that window.
 func TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole(t *testing.T) {
-	clk := newFakeClock()
-	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
-		Classes: []ClassConfig{{Name: "high"}, {Name: "normal"}, {Name: "low"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, clk := levelLimiter(t, "high", "normal", "low")
 	cs := l.classes.Load()
 	window := func(level int64, arrivals map[int64]uint64) int64 {
 		l.level.Store(level)
 		for i, n := range arrivals {
 			cs.arrivals[i].Store(n)
 		}
-		clk.Advance(l.levelWindow)
-		l.cmu.Lock()
-		l.updateLevel(cs, clk.Now(), 0, time.Second)
-		l.cmu.Unlock()
-		return l.level.Load()
+		return endWindow(l, clk)
 	}
 	// normal admitted up to its sub-level 10, 1,100 arrivals there; one
 	// user above it shed; low quiet in its first levels.
@@ -175,12 +166,7 @@ func TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole(t *testing.T) 
 // whole, whatever its windows want; a ShedBelow cap still wins; a peer
 // whose level sits in high holds nothing.
 func TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne(t *testing.T) {
-	clk := newFakeClock()
-	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
-		Classes: []ClassConfig{{Name: "critical"}, {Name: "high"}, {Name: "normal"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, clk := levelLimiter(t, "critical", "high", "normal")
 	topHigh := int64(2<<subBits - 1)
 	l.level.Store(subLevels + 5) // this gateway cut into high
 	l.HoldAbove(2<<subBits + 10) // a peer admits some of normal
@@ -189,13 +175,8 @@ func TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne(t *testing.T) {
 	}
 	// An overloaded window wants to cut deep: the floor holds.
 	l.lvl.losses.Add(1)
-	cs := l.classes.Load()
-	cs.arrivals[subLevels].Store(1000)
-	clk.Advance(l.levelWindow)
-	l.cmu.Lock()
-	l.updateLevel(cs, clk.Now(), 0, time.Second)
-	l.cmu.Unlock()
-	if got := l.Level(); got != topHigh {
+	l.classes.Load().arrivals[subLevels].Store(1000)
+	if got := endWindow(l, clk); got != topHigh {
 		t.Fatalf("overloaded window under the hold: level %d; want %d", got, topHigh)
 	}
 	// Another gateway loses critical requests: its cap wins.
@@ -223,12 +204,7 @@ func TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne(t *testing.T) {
 // a cut into a class, the level stays out of the classes below it for
 // classHold.
 func TestWindowCutsNoClassAboveTheOneThatLost(t *testing.T) {
-	clk := newFakeClock()
-	l, err := New(Config{Now: clk.Now, AfterFunc: clk.AfterFunc,
-		Classes: []ClassConfig{{Name: "critical"}, {Name: "high"}, {Name: "normal"}, {Name: "low"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, clk := levelLimiter(t, "critical", "high", "normal", "low")
 	cs := l.classes.Load()
 	window := func(level int64, lost int, calm bool) int64 {
 		l.level.Store(level)
@@ -238,11 +214,7 @@ func TestWindowCutsNoClassAboveTheOneThatLost(t *testing.T) {
 		if !calm {
 			l.loss(lost)
 		}
-		clk.Advance(l.levelWindow)
-		l.cmu.Lock()
-		l.updateLevel(cs, clk.Now(), 0, time.Second) // nothing served: want 0
-		l.cmu.Unlock()
-		return l.level.Load()
+		return endWindow(l, clk) // nothing served: an overloaded window wants 0
 	}
 	topHigh, topNormal := int64(2<<subBits-1), int64(3<<subBits-1)
 	if got := window(2<<subBits+30, 2, false); got != topHigh {
@@ -261,4 +233,31 @@ func TestWindowCutsNoClassAboveTheOneThatLost(t *testing.T) {
 	if got := window(topNormal, 0, true); got <= topNormal {
 		t.Fatalf("calm window past classHold: level %d; want into low", got)
 	}
+}
+
+// levelLimiter is a limiter on a fake clock with the named classes, for
+// tests that drive its level windows by hand (endWindow).
+func levelLimiter(t *testing.T, classes ...string) (*Limiter, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	cfg := Config{Now: clk.Now, AfterFunc: clk.AfterFunc}
+	for _, name := range classes {
+		cfg.Classes = append(cfg.Classes, ClassConfig{Name: name})
+	}
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, clk
+}
+
+// endWindow moves the clock a level window on, ends the window with
+// nothing served and a queue-wait target of a second, and returns the
+// level it set.
+func endWindow(l *Limiter, clk *fakeClock) int64 {
+	clk.Advance(l.levelWindow)
+	l.cmu.Lock()
+	l.updateLevel(l.classes.Load(), clk.Now(), 0, time.Second)
+	l.cmu.Unlock()
+	return l.level.Load()
 }
