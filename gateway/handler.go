@@ -249,7 +249,10 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		}
 		resp := fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseResponse(resp)
-		asked := time.Now()
+		var asked time.Time // for the second look; no clock read without a fleet
+		if fill.ok {
+			asked = time.Now()
+		}
 		tok, err := g.admit(rt, user, deadline)
 		if err != nil {
 			return answer{}, err

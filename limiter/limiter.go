@@ -281,12 +281,12 @@ func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if l.inflight.Load() != 0 || l.waiting.Load() != 0 {
 		return false
 	}
-	now := l.now().UnixNano()
-	if now-l.idleSince.Load() < int64(l.levelWindow) {
+	now := l.now()
+	if now.UnixNano()-l.idleSince.Load() < int64(l.levelWindow) {
 		return false // a burst of completions, not an idle backend
 	}
 	level := cs.maxLevel()
-	if now < l.fleetCapUntil.Load() {
+	if l.capped(now) {
 		// Idle here is not idle everywhere: another gateway in front of
 		// the same backend is losing a class now (ShedBelow).
 		level = min(level, l.fleetCap.Load())
