@@ -38,10 +38,16 @@ type admMix struct {
 	scan, checkin, show, issue, reissue int
 }
 
+// admMixes: a launch day's first three have many first-time codes (issue:
+// a key nobody asked for before, one answer per backend call for any
+// proxy); the last is the admission issue's own measurement, "the rest
+// show-code on a skewed population and re-issues" (the harness needs
+// every weight positive: 1% first-time codes).
 var admMixes = []admMix{
 	{"top two 50% of C", 1, 4, 30, 45, 20},
 	{"top two 40% of C", 2, 2, 20, 50, 26},
 	{"top two 60% of C", 3, 3, 40, 40, 14},
+	{"top two 50% of C, repeat show-code", 1, 4, 74, 1, 20},
 }
 
 // admClients are the client kinds: patient never retry; impatient retry

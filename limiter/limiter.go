@@ -320,12 +320,9 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 	if local > 0 {
 		rtt = max(rtt-local, rtt/8)
 	}
-	n := l.inflight.Add(-1)
+	n := l.putBack()
 	l.cmu.Lock()
 	now := l.now()
-	if n == 0 {
-		l.idleSince.Store(now.UnixNano())
-	}
 	l.released++
 	l.ctl.local = local
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
@@ -337,6 +334,24 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 		l.mu.Lock()
 		l.dispatch(l.classes.Load(), now)
 		l.mu.Unlock()
+	}
+}
+
+// putBack returns a slot and reports how many stay in flight. The last
+// slot's return first records when nothing was left in flight: stored
+// after the count fell to zero, an Acquire in between paired the zero
+// with the idle time of an earlier lull and reset the level (idleReset):
+// every class was admitted until the next level window, in the middle of
+// a surge whose lockstep backend hands all slots back at once.
+func (l *Limiter) putBack() int64 {
+	for {
+		n := l.inflight.Load()
+		if n == 1 {
+			l.idleSince.Store(l.now().UnixNano())
+		}
+		if l.inflight.CompareAndSwap(n, n-1) {
+			return n - 1
+		}
 	}
 }
 

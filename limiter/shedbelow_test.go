@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -128,6 +129,43 @@ func TestIdleResetWaitsAWindow(t *testing.T) {
 	clk.Advance(l.levelWindow)
 	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonNone {
 		t.Fatalf("low after a window with nothing in flight: %v; want admitted", r)
+	}
+}
+
+// TestIdleResetSeesTheLastSlotsReturn: an arrival while the last slot is
+// being returned (its Release waiting for the controller's lock, as when
+// a lockstep backend's whole burst of completions comes back at once) is
+// not after an idle window: the level holds. Before, the slot's return
+// recorded the idle time only after taking that lock, and the arrival
+// paired "nothing in flight" with the idle time of an earlier lull.
+func TestIdleResetSeesTheLastSlotsReturn(t *testing.T) {
+	clk := newFakeClock()
+	l, err := New(Config{InitialLimit: 4, MinLimit: 1, MaxLimit: 4, Now: clk.Now, AfterFunc: clk.AfterFunc,
+		Classes: []ClassConfig{{Name: "high", MaxQueue: 10, MaxWait: time.Second},
+			{Name: "low", MaxQueue: 10, MaxWait: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, r := l.Acquire(0, 0, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("high: %v", r)
+	}
+	l.level.Store(subLevels - 1) // a surge's level: high only
+	clk.Advance(time.Second)     // the slot was busy the whole time
+	l.cmu.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tok.Release(time.Millisecond, OutcomeOK) // blocks on cmu once the slot is back
+	}()
+	for l.inflight.Load() != 0 {
+		runtime.Gosched()
+	}
+	_, r = l.Acquire(1, 0, time.Time{})
+	l.cmu.Unlock()
+	<-done
+	if r != ReasonShed {
+		t.Fatalf("low while the last slot came back: %v; want shed (nothing was idle for a window)", r)
 	}
 }
 
