@@ -58,7 +58,9 @@ func runLoadtestArgs(t *testing.T, scenario, target, setupTarget string, extra .
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("decode report: %v", err)
 	}
-	t.Logf("loadtest: offered %.0f/s achieved %.0f/s late %d dropped %d", r.OfferedRPS, r.AchievedRPS, r.LateSends, r.Dropped)
+	g := r.Generator
+	t.Logf("loadtest: offered %.0f/s achieved %.0f/s late %d dropped %d (retries %d); %d tries; in flight max %d of %d; its CPU max %.0f%%, avg %.0f%% of a core; machine busy max %.0f%%",
+		r.OfferedRPS, r.AchievedRPS, r.LateSends, r.Dropped, g.DroppedRetries, r.All.Tries, g.MaxInFlight, g.InFlightCap, g.CPUMaxPct, g.CPUAvgPct, g.MachineBusyMaxPct)
 	return &r
 }
 

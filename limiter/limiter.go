@@ -276,7 +276,14 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 // (ShedBelow) still holds: measured with three gateways on a lockstep
 // backend, a gateway whose few slots all came back in one burst reset
 // its level and admitted re-issues while the others shed show-code
-// misses. It reports whether the level now admits lvl.
+// misses. And class by class, as calm windows would: the class the level
+// is in becomes whole, and each one below it only if no window cut into
+// the one above it (or higher) within classHold. Measured with polite
+// clients, the load generator sharing the gateway's two cores: a surging
+// gateway went idle for a window four times in one run (most likely the
+// generator paused), and each reset to every class admitted up to 18
+// re-issues in seconds that shed show-code misses. It reports whether
+// the level now admits lvl.
 func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if l.inflight.Load() != 0 || l.waiting.Load() != 0 {
 		return false
@@ -285,7 +292,12 @@ func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if now.UnixNano()-l.idleSince.Load() < int64(l.levelWindow) {
 		return false // a burst of completions, not an idle backend
 	}
-	level := cs.maxLevel()
+	l.cmu.Lock()
+	level := classTop(l.level.Load())
+	for level < cs.maxLevel() && !l.lvl.cutRecently(int(level>>subBits), now) {
+		level += subLevels // the next class, whole
+	}
+	l.cmu.Unlock()
 	if l.capped(now) {
 		// Idle here is not idle everywhere: another gateway in front of
 		// the same backend is losing a class now (ShedBelow).

@@ -169,6 +169,36 @@ func TestIdleResetSeesTheLastSlotsReturn(t *testing.T) {
 	}
 }
 
+// TestIdleResetKeepsTheClassHold: an idle window in a surge (the
+// generator paused) after a window cut into class normal makes normal
+// whole but admits low only once classHold has passed since the cut, as
+// a calm window would.
+func TestIdleResetKeepsTheClassHold(t *testing.T) {
+	l, clk := levelLimiter(t, "high", "normal", "low")
+	cs := l.classes.Load()
+	l.level.Store(2<<subBits - 1)
+	for i := range cs.arrivals {
+		cs.arrivals[i].Store(10)
+	}
+	l.loss(1) // normal lost: the window cuts into normal
+	if got := endWindow(l, clk); got >= 2<<subBits-1 {
+		t.Fatalf("window losing normal: level %d; want a cut into normal", got)
+	}
+	clk.Advance(l.levelWindow) // idle for a window: nothing in flight since New
+	if _, r := l.Acquire(2, 0, time.Time{}); r != ReasonShed {
+		t.Fatalf("low after an idle window %v after the cut: %v; want shed", 2*l.levelWindow, r)
+	}
+	tok, r := l.Acquire(1, ^uint64(0), time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("normal's last user after the idle window: %v; want admitted (normal whole)", r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore)
+	clk.Advance(classHold) // idle again, past the hold
+	if _, r := l.Acquire(2, 0, time.Time{}); r != ReasonNone {
+		t.Fatalf("low idle past classHold: %v; want admitted", r)
+	}
+}
+
 // TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole: a calm
 // window raises the level by 5% of the arrivals, but not into a lower
 // class while users of the class above it were shed in that window.
