@@ -156,7 +156,16 @@
 // slots sees them all come back in one burst of a lockstep backend, and
 // resetting then admitted re-issues while other gateways shed show-code
 // misses. So does waiting a level window before resetting: on one
-// gateway the same burst reset the level mid-surge.
+// gateway the same burst reset the level mid-surge. The window counts
+// from the moment the last slot came back, recorded before the count of
+// slots in flight reaches zero (recorded after it, an arrival in between
+// saw nothing in flight and the idle time of an earlier lull). And the
+// reset reopens class by class, as calm windows do (below): the class the
+// level is in becomes whole, a lower one only if no window cut into the
+// class above it within classHold. With polite clients on two shared
+// cores a surging gateway went idle for a window four times in one run
+// (its load generator paused), and each full reset admitted re-issues
+// in seconds that shed show-code misses.
 //
 // A calm window raises the level into a lower class only if it shed none
 // of the class the level is in: stepping by 5% of the arrivals alone, the
