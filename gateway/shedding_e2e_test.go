@@ -94,9 +94,12 @@ func TestShedsByPriorityAt10x(t *testing.T) {
 			if st.MaxInFlight > 150 {
 				t.Errorf("issuer held %d requests at once; want at most max_limit 150", st.MaxInFlight)
 			}
-			// 8 s at its capacity of 500/s, and the 2+4 s at 250/s that are all it is offered then.
-			if capacityUsed := float64(st.Served) / (8*500 + 6*250); capacityUsed < 0.8 {
-				t.Errorf("issuer served %d requests, %.0f%% of what it could; want it kept busy (>= 80%%)", st.Served, 100*capacityUsed)
+			// 8 s at its capacity of 500/s, and the 2+4 s at 250/s that are
+			// all it is offered then. Loose: 89-96% on a quiet machine, 78%
+			// in a CI run whose generator sent 2,851 requests late (the
+			// machine stalled); a limit that starves the issuer serves a few %.
+			if capacityUsed := float64(st.Served) / (8*500 + 6*250); capacityUsed < 0.7 {
+				t.Errorf("issuer served %d requests, %.0f%% of what it could; want it kept busy (>= 70%%)", st.Served, 100*capacityUsed)
 			}
 		})
 	}
