@@ -438,10 +438,12 @@ func TestFleetSurge(t *testing.T) {
 		t.Errorf("three gateways: low class success %.3f above normal's %.3f", c["reissue"].Success, c["issue"].Success)
 	}
 	// Loose: Redis shares every fetch and the fleet's count of a key's
-	// misses ranks its fetch: the fleet's ratio was 1.05-1.11x the single
-	// gateway's in bench runs since a queued miss looks again (0.72-1.06x
-	// before), 0.55x at worst before the gateways held their limits near
-	// each other's. make bench prints the figure against the target of 1.
+	// misses ranks its fetch: the fleet's ratio was 0.96-1.06x the single
+	// gateway's in five bench runs (median 1.01) once the single gateway
+	// stopped resetting its level on a race, 0.72-1.06x before a queued
+	// miss looked again, 0.55x at worst before the gateways held their
+	// limits near each other's. make bench prints the figure against the
+	// target of 1.
 	if fleetRatio < 0.4*singleRatio || shared == 0 {
 		t.Errorf("hit ratio of the fleet %.3f (%d from Redis), one gateway %.3f; want it shared and near", fleetRatio, shared, singleRatio)
 	}

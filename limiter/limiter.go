@@ -267,8 +267,8 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 	return l.wait(c, deadline, now)
 }
 
-// idleReset admits every level again when nothing has been in flight or
-// queued for a level window: a level learned in a surge must not shed the
+// idleReset reopens the level when nothing has been in flight or queued
+// for a level window: a level learned in a surge must not shed the
 // requests after it, when no release is left to end a window. Not at
 // once: a lockstep backend hands all of a gateway's slots back in one
 // burst, and resetting then admitted re-issues (class low) at ~33/s
