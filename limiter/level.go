@@ -65,8 +65,8 @@ func (l *Limiter) loss(c int) {
 // ShedBelow sheds every class below c now, their waiters included, as a
 // loss of a class c request here would, without counting it as this
 // limiter's overload: another gateway in front of the same backend lost
-// one (Config.OnLoss). The level
-// then rises again window by window while this gateway's windows are calm.
+// one (Config.OnLoss). The level then rises again window by window while
+// this gateway's windows are calm.
 //
 // For fleetHold after it, the level does not rise above class c: the
 // signal comes again while c loses anywhere, and a calm window here must
