@@ -17,6 +17,9 @@ const (
 	// floorRuns is how many windows at MinLimit with latency still above
 	// tolerance make the controller accept the latency as the new baseline.
 	floorRuns = 3
+	// stuckRuns is how many windows at MinLimit with latency above
+	// tolerance rebase even though the fastest answers are still fast.
+	stuckRuns = 30
 	// rebaseImprove: a halving of in-flight that improves the p90 by less
 	// than 10% says the latency is not ours.
 	rebaseImprove = 0.9
@@ -213,6 +216,7 @@ func (c *controller) endWindow(now time.Time, inflight int64) {
 		c.probeDue = now // the baseline expired or never existed: re-measure it
 	}
 	p90, lo := c.quantiles()
+	fastest := c.minRTT.min(now) // before this window's
 	if lo > 0 {
 		c.minRTT.add(now, lo)
 	}
@@ -230,13 +234,13 @@ func (c *controller) endWindow(now time.Time, inflight int64) {
 		c.probeStep(now, p90, inflight)
 	case p90 > 0 && !now.Before(c.probeDue) && c.startProbe(now, p90, inflight):
 	default:
-		c.adjust(now, p90)
+		c.adjust(now, p90, lo, fastest)
 		c.startWindow(now)
 	}
 }
 
 // adjust is the gradient step of a normal window.
-func (c *controller) adjust(now time.Time, p90 time.Duration) {
+func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 	L := c.limit
 	b := c.baseline.min(now)
 	run := c.floorRun
@@ -252,8 +256,9 @@ func (c *controller) adjust(now time.Time, p90 time.Duration) {
 			if L <= c.cfg.minLimit {
 				c.floorRun = run + 1
 			}
-			if c.rebase(math.Min(L, float64(c.maxInflight)), p90) {
+			if c.rebase(math.Min(L, float64(c.maxInflight)), p90) && (c.slower(lo, fastest) || c.floorRun >= stuckRuns) {
 				c.baseline.reset(now, p90)
+				c.minRTT.reset(now, lo)
 				c.histN, c.floorRun = 0, 0
 				break
 			}
@@ -523,4 +528,16 @@ func (w *minWindow) rescale(span time.Duration, now time.Time) {
 	if m > 0 {
 		w.add(now, m)
 	}
+}
+
+// slower reports whether a window's fastest answer, lo, says the backend
+// itself got slower: it took longer than tolerance × the fastest of the
+// baseline window before it. Queueing shows in the p90 but leaves some
+// answers as fast as ever (a request that finds a worker free), so latency
+// that other gateways' requests add at a shared backend is not taken for
+// a slower backend: rebasing on it let three uncoordinated gateways ratchet
+// each other's baselines up (in simulation, from 20 to 60 ms in 10 s, the
+// backend's queue growing with them).
+func (c *controller) slower(lo, fastest time.Duration) bool {
+	return fastest == 0 || float64(lo) > c.cfg.tolerance*float64(fastest)
 }

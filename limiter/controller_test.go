@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"container/heap"
+	"slices"
 	"testing"
 	"time"
 )
@@ -291,4 +292,51 @@ func TestRebaseNeedsFlatLatency(t *testing.T) {
 	f("surge onset", []point{{97, ms(39)}, {72, ms(353)}, {54, ms(258)}, {40, ms(170)}, {23, ms(72)}, {17, ms(67)}}, 19, ms(43), false)
 	f("backend twice as slow", []point{{23, ms(46)}, {17.8, ms(41)}, {13.7, ms(40)}, {10.5, ms(40)}}, 8.1, ms(40), true)
 	f("in-flight not halved", []point{{23, ms(40)}, {17.8, ms(41)}}, 13, ms(40), false)
+}
+
+// TestRebaseNeedsSlowerAnswers: a limit at its floor with the p90 above
+// tolerance rebases only when the window's fastest answer is slower too.
+// At a backend that other gateways share, their requests queue some of
+// ours (p90 30 ms against a baseline of 20) while others still find a
+// worker free (20 ms): rebasing on that made three gateways ratchet each
+// other's baselines up (TestUncoordinatedBaselinesHold). A backend that
+// got slower answers nothing fast. And a backend whose fastest answers
+// stay fast while the rest got slower is not held at the floor until the
+// baseline window (30 s) ends: after stuckRuns windows there it rebases.
+func TestRebaseNeedsSlowerAnswers(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	f := func(name string, windows int, fastest, rest time.Duration, want time.Duration) {
+		t.Helper()
+		clk := newFakeClock()
+		l, err := New(Config{MinLimit: 2, MaxLimit: 2, InitialLimit: 2, Classes: []ClassConfig{{Name: "all"}}, Now: clk.Now, AfterFunc: clk.AfterFunc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		window := func(rtts ...time.Duration) {
+			for i, rtt := range rtts {
+				tok, r := l.Acquire(0, 0, time.Time{})
+				if r != ReasonNone {
+					t.Fatalf("%s: Acquire: %v", name, r)
+				}
+				if i == len(rtts)-1 {
+					clk.Advance(100 * time.Millisecond)
+				}
+				tok.Release(rtt, OutcomeOK)
+			}
+		}
+		for range 3 { // unloaded: the baseline is 20 ms
+			window(slices.Repeat([]time.Duration{ms(20)}, 10)...)
+		}
+		for range windows { // at the floor, the p90 above the baseline
+			window(append([]time.Duration{fastest}, slices.Repeat([]time.Duration{rest}, 9)...)...)
+		}
+		var st Stats
+		l.Stats(&st)
+		if st.BaselineRTT != want {
+			t.Errorf("%s: baseline %v; want %v", name, st.BaselineRTT, want)
+		}
+	}
+	f("queued behind other gateways' requests", 6, ms(20), ms(30), ms(20))
+	f("a backend twice as slow", 6, ms(40), ms(40), ms(40))
+	f("slower but for its fastest answers, 3 s at the floor", stuckRuns+1, ms(20), ms(30), ms(30))
 }

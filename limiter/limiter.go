@@ -261,6 +261,7 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 			now = l.now()
 		}
 		if cs.standingAbove(c, now.UnixNano()) {
+			l.loss(c)
 			return Token{}, k.reject(ReasonShed)
 		}
 	}

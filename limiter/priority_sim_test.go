@@ -32,6 +32,10 @@ type prioSim struct {
 	// CPU. The limiter's LocalDelay reports seen, which a test sets to
 	// what the gateway can measure of it.
 	delay, jitter, seen time.Duration
+	// offsets adds a fixed delay per gateway (its network path): gateways
+	// whose unloaded RTTs differ a little, as their baselines do in a real
+	// fleet.
+	offsets []time.Duration
 
 	// Per class.
 	sent, ok, lost []int
@@ -40,9 +44,11 @@ type prioSim struct {
 	maxQueue       int             // the backend's deepest queue (requests waiting for a worker)
 	served         int             // backend completions
 	limits         []int           // the limit every 100 ms
+	maxBaseline    time.Duration   // the highest baseline RTT of any gateway, read every 100 ms
 }
 
 type prioResult struct {
+	g   int // the gateway
 	c   int
 	tok Token
 	r   Reason
@@ -128,6 +134,7 @@ func (s *prioSim) run(d time.Duration, rps float64, weights ...float64) {
 				var st Stats
 				l.Stats(&st)
 				s.limits = append(s.limits, st.Limit)
+				s.maxBaseline = max(s.maxBaseline, st.BaselineRTT)
 			}
 			tick += 100 * time.Millisecond
 		}
@@ -140,10 +147,11 @@ func (s *prioSim) arrive(c int) {
 	s.sent[c]++
 	s.alive++
 	user, deadline := s.rng.Uint64(), s.clk.Now().Add(2*time.Second)
-	l := s.ls[s.rng.IntN(len(s.ls))]
+	g := s.rng.IntN(len(s.ls))
+	l := s.ls[g]
 	go func() {
 		tok, r := l.Acquire(c, user, deadline)
-		s.res <- prioResult{c, tok, r}
+		s.res <- prioResult{g, c, tok, r}
 	}()
 	s.settle()
 }
@@ -185,7 +193,7 @@ func (s *prioSim) take(r prioResult) {
 	}
 	inBackend := 0 // admitted and not yet answered by the backend
 	for _, e := range s.done {
-		if e.at-s.delay-s.jitter > s.now {
+		if e.answered > s.now {
 			inBackend++
 		}
 	}
@@ -193,10 +201,13 @@ func (s *prioSim) take(r prioResult) {
 	at, out := s.be.serve(s.now)
 	s.served++
 	d := s.delay
+	if r.g < len(s.offsets) {
+		d += s.offsets[r.g]
+	}
 	if s.jitter > 0 {
 		d += time.Duration((2*s.rng.Float64() - 1) * float64(s.jitter))
 	}
-	heap.Push(&s.done, simDone{at: at + d, start: s.now, tok: r.tok, out: out})
+	heap.Push(&s.done, simDone{at: at + d, start: s.now, answered: at, tok: r.tok, out: out})
 }
 
 // success is the share of the class's decided requests that were admitted
@@ -209,7 +220,7 @@ func (s *prioSim) reset() {
 	for i := range s.sent {
 		s.sent[i], s.ok[i], s.lost[i] = 0, 0, 0
 	}
-	s.barged, s.maxQueue, s.served = 0, 0, 0
+	s.barged, s.maxQueue, s.served, s.maxBaseline = 0, 0, 0, 0
 	s.limits = s.limits[:0]
 }
 
@@ -327,4 +338,60 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 			t.Errorf("%d gateways: backend served %.1f%% of its capacity on average; want >= 90%%", n, 100*busy)
 		}
 	}
+}
+
+// TestUncoordinatedBaselinesHold: three gateways, no coordination, whose
+// unloaded RTTs differ by 0, 0.25 and 0.5 ms (1.2% and 2.4% of the 20.5 ms
+// they see), as the baselines of the three-gateway bench differ by 1-5%.
+// Every gateway reads queueing that the others' requests add. A gateway
+// that the others had pressed to its floor took that latency for a slower
+// backend and reset its baseline to it; it then grew into the queue, the
+// others reset theirs in turn, and the baselines ratcheted (20.5 to 36-54
+// ms in five of these eight seeds, the backend's queue 13-17 deep, and in
+// the bench a gateway that rose to 19 slots while another, at 1, shed
+// check-ins). A rebase now needs the window's fastest answer to be slower
+// too (controller.slower). Asserted over a 30 s surge at 10x: no baseline
+// above 1.25x the unloaded RTT; over its last 20 s, the backend's queue at
+// most 1.5x its workers and check-ins (high) at least 97% served, in every
+// seed.
+//
+// With offsets twice as large (2.4% and 4.9%), one seed of eight still
+// ratchets: the gateway with the highest baseline reads the shared p90 as
+// within tolerance and keeps growing while the others cut, the backend's
+// queue then stands, and even the fastest answers are slow.
+func TestUncoordinatedBaselinesHold(t *testing.T) {
+	defer func() { simSeed = 1 }()
+	const workers, n = 10, 3
+	c := float64(workers) / 0.02
+	var high float64
+	for seed := uint64(1); seed <= 8; seed++ {
+		simSeed = seed
+		s := newPrioSimN(t, n, 20, newSimBackend(workers, 20*time.Millisecond))
+		s.offsets = []time.Duration{0, 250 * time.Microsecond, 500 * time.Microsecond}
+		mix := []float64{1, 4, 75, 20}
+		s.run(2*time.Second, c/2, mix...)
+		s.reset()
+		s.run(10*time.Second, 10*c, mix...)
+		onset := s.maxBaseline
+		s.reset() // the queue is measured after the onset
+		s.run(20*time.Second, 10*c, mix...)
+		s.maxBaseline = max(s.maxBaseline, onset)
+		mean := make([]float64, n)
+		for i, l := range s.limits {
+			mean[i%n] += float64(l) / float64(len(s.limits)/n)
+		}
+		high += s.success(1) / 8
+		t.Logf("seed %d: mean limit per gateway %.1f; high success %.4f; backend %.0f%% busy, deepest queue %d; highest baseline %v",
+			seed, mean, s.success(1), 100*float64(s.served)/(20*c), s.maxQueue, s.maxBaseline)
+		if unloaded := 20500 * time.Microsecond; s.maxBaseline > unloaded*5/4 {
+			t.Errorf("seed %d: a baseline reached %v; want <= 1.25x the unloaded %v", seed, s.maxBaseline, unloaded)
+		}
+		if s.maxQueue > workers*3/2 {
+			t.Errorf("seed %d: backend queue reached %d; want <= 1.5x its %d workers", seed, s.maxQueue, workers)
+		}
+		if s.success(1) < 0.97 {
+			t.Errorf("seed %d: high success %.4f; want >= 0.97", seed, s.success(1))
+		}
+	}
+	t.Logf("high success, mean of 8 seeds: %.4f", high)
 }

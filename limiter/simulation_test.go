@@ -58,6 +58,7 @@ func (b *simBackend) serve(now time.Duration) (time.Duration, Outcome) {
 
 type simDone struct {
 	at, start time.Duration
+	answered  time.Duration // when the backend answered (at, less any delay after it); prioSim only
 	tok       Token
 	out       Outcome
 }
