@@ -243,8 +243,9 @@
 //     measure, admitted every class, and it served re-issues whenever the
 //     queue emptied (in 16 of 19 runs, 1-8 seconds with a lower class
 //     served while a higher one lost; since, 0 s in 6 of 10 runs and 1-4
-//     s in four, each where one gateway's check-ins timed out at a limit
-//     of 3-4).
+//     s in four, each where one gateway lost 1-13 check-ins, most of
+//     them timed out in its queue, while the others served show-code
+//     misses).
 //   - The rebase of rule 5 needs slower fastest answers. A gateway the
 //     others had pressed to its floor read their queueing as its backend
 //     getting slower and took it as its baseline; it then grew into the
