@@ -536,8 +536,8 @@ func (w *minWindow) rescale(span time.Duration, now time.Time) {
 // answers as fast as ever (a request that finds a worker free), so latency
 // that other gateways' requests add at a shared backend is not taken for
 // a slower backend: rebasing on it let three uncoordinated gateways ratchet
-// each other's baselines up (in simulation, from 20 to 60 ms in 10 s, the
-// backend's queue growing with them).
+// each other's baselines up (in simulation, from 20.5 to 36-54 ms in five
+// of eight seeds, the backend's queue growing with them).
 func (c *controller) slower(lo, fastest time.Duration) bool {
 	return fastest == 0 || float64(lo) > c.cfg.tolerance*float64(fastest)
 }

@@ -223,8 +223,8 @@ func TestQueueShed(t *testing.T) {
 // lower class may take a slot after it. Measured with three gateways on a
 // lockstep backend, each with 3-5 slots: one gateway shed show-code misses
 // (normal) this way while its level still admitted every class, and
-// served re-issues (low) whenever its critical queue emptied, in 5-6
-// seconds of most runs.
+// served re-issues (low) whenever its critical queue emptied: 1-8 seconds
+// with a lower class served while a higher one lost, in 16 of 19 runs.
 func TestStandingShedIsALoss(t *testing.T) {
 	h := newQH(t, 1, critical, normal, low)
 	tok := h.hold(0)
