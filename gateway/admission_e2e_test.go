@@ -285,7 +285,9 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 	}
 	probe := probeAdmin(urls)
 	busy := watchBusy(t, is)
+	endTrace := traceGateways(t, gateways)
 	rep := runLoadtestAdmin(t, scenario, target, "http://"+is.addr(), is.Addrs[1])
+	endTrace()
 	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: busy()}
 	if len(gateways) == 0 {
 		r.adminP99 = 0
@@ -453,7 +455,8 @@ func TestAdmissionSurge(t *testing.T) {
 // kind through the gateway and through HAProxy, then three gateways.
 //
 // SHEDGATE_ADM picks cases by substring of their names ("polite", "3
-// gateways"); unset, all run.
+// gateways"); unset, all run. SHEDGATE_TRACE=1 logs the gateways' limits
+// every 100 ms in the runs through several (traceGateways).
 func TestBenchAdmission(t *testing.T) {
 	benchOnly(t)
 	only := os.Getenv("SHEDGATE_ADM")
