@@ -120,7 +120,8 @@
 // rejections are the lower classes', and they cost microseconds.
 //
 // The level moves per window (SampleWindow), like DAGOR's: a window is
-// overloaded when an admitted request lost in a queue or the mean queue
+// overloaded when a request the level admitted lost (in its queue, or
+// shed behind a higher class's standing queue) or the mean queue
 // wait of admitted requests exceeded QueueDelayTarget (about one service
 // time); the level then falls until the arrivals it admits are at most
 // 95% of the window's and at most 1.05× what the backend served in it
@@ -298,7 +299,8 @@
 // LIFOAfter (adaptive LIFO, as in Facebook's queueing for overload): in a
 // standing queue the newest request is the one most likely to still have
 // a client. While a class has a standing queue every lower class is shed
-// at once (ReasonShed) instead of waiting for slots it cannot get. A
+// at once (ReasonShed) instead of waiting for slots it cannot get, and
+// each such shed is a loss of its class (see the admission level). A
 // request that would wait longer than its budget at the current drain rate
 // is rejected at once (ReasonQueueFull). A waiter whose deadline is closer
 // than the minimum RTT is dropped (ReasonDeadline) before it reaches the

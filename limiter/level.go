@@ -35,7 +35,7 @@ func levelOf(c int, user uint64) int {
 // Limiter.cmu.
 type levelCtl struct {
 	arrivals []atomic.Uint64 // per level, this window
-	losses   atomic.Uint64   // admitted requests that lost in a queue, this window
+	losses   atomic.Uint64   // requests admitted by the level that lost (see loss), this window
 	lossTop  atomic.Int64    // the highest class (lowest index) that lost, this window; noLoss: none
 	start    time.Time
 	served   uint64  // releases counted at the window's start
@@ -45,9 +45,10 @@ type levelCtl struct {
 }
 
 // loss records that a request of class c, admitted by the level, lost in
-// the queue (timed out, found it full, or would have outwaited it): no
-// lower class may have a slot while c loses, so every lower class is shed
-// at once, without waiting for the window (strict priority).
+// the queue (timed out, found it full, or would have outwaited it) or was
+// shed behind a higher class's standing queue: no lower class may have a
+// slot while c loses, so every lower class is shed at once, without
+// waiting for the window (strict priority).
 func (l *Limiter) loss(c int) {
 	l.lvl.losses.Add(1)
 	for {
