@@ -107,6 +107,34 @@ type controller struct {
 	chainN   int
 
 	rng uint64
+
+	// urgency is how many classes above the lowest two the most
+	// important class its gateway sheds or loses is: it raises the
+	// latency the gradient tolerates (see tolerance). Set by the Limiter
+	// (Limiter.urgency) before each release.
+	urgency int
+}
+
+// urgencyStep is how much each class of urgency adds to the tolerance's
+// excess over 1: with the default 1.2, a gateway losing check-ins (high)
+// tolerates 1.4, one losing scans (critical) 1.6. Simulated three
+// gateways (TestSeveralGatewaysSimulated): lower-class admissions while a
+// higher class lost fell from 0.7% to 0.7, 0.6, 0.1 and 0.1% with steps
+// of 0.25, 0.5, 1 and 2; 2 let one baseline in TestUncoordinatedBaselinesHold
+// rise to 28.8 ms, 1 none.
+const urgencyStep = 1.0
+
+// tolerance is the p90/baseline ratio above which a window cuts the
+// limit: the configured tolerance, raised for a gateway that sheds or
+// loses a more important class than the shedding every gateway does in a
+// surge (Limiter.urgency). Several gateways in front of one backend then
+// share it by priority without talking: LEDBAT's scavenger rule turned
+// into a ranking, a flow with a lower delay target yields a bottleneck to
+// one with a higher target. The gateway losing check-ins keeps its slots
+// while the shared p90 is within 1.4x of its baseline; the gateways that
+// only shed show-code misses cut above 1.2x, and their slots go to it.
+func (c *controller) tolerance() float64 {
+	return 1 + (c.cfg.tolerance-1)*(1+urgencyStep*float64(c.urgency))
 }
 
 func (c *controller) init(cfg ctlConfig, initial float64, now time.Time) {
@@ -252,7 +280,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 	default:
 		q := float64(p90) / float64(b)
 		switch {
-		case q > c.cfg.tolerance:
+		case q > c.tolerance():
 			if L <= c.cfg.minLimit {
 				c.floorRun = run + 1
 			}
@@ -267,7 +295,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			// service time), and halving on one window overshoots.
 			// Never below what recently carried the best throughput at
 			// the unloaded RTT: see floor.
-			g := math.Max(0.5, c.cfg.tolerance/q)
+			g := math.Max(0.5, c.tolerance()/q)
 			c.limit = math.Max(L*(1-cutSmoothing+cutSmoothing*g), math.Min(L, c.floor(now)))
 		case float64(c.maxInflight) >= L/2:
 			// Grow only when the limit was used (in-flight reached half
@@ -368,7 +396,7 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64)
 	for _, p := range c.chain[:c.chainN] {
 		l := p.limit
 		if b > 0 && p.p90 > 0 {
-			l *= math.Min(1, c.cfg.tolerance*float64(b)/float64(p.p90))
+			l *= math.Min(1, c.tolerance()*float64(b)/float64(p.p90))
 		}
 		best = math.Max(best, l)
 	}

@@ -340,3 +340,80 @@ func TestRebaseNeedsSlowerAnswers(t *testing.T) {
 	f("a backend twice as slow", 6, ms(40), ms(40), ms(40))
 	f("slower but for its fastest answers, 3 s at the floor", stuckRuns+1, ms(20), ms(30), ms(30))
 }
+
+// TestLosingAnUpperClassToleratesMoreLatency: a window whose p90 is 1.3x
+// the baseline cuts the limit of a gateway shedding only its lower classes
+// (normal, low: tolerance 1.2), but not of one that lost a check-in
+// (high) within urgencyHold (tolerance 1.4), so that, of
+// several uncoordinated gateways in front of one backend, the one losing
+// the more important class takes the slots (TestUncoordinatedBaselinesHold
+// measures the effect).
+func TestLosingAnUpperClassToleratesMoreLatency(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	f := func(name string, lost int, before time.Duration, wantCut bool) {
+		t.Helper()
+		clk := newFakeClock()
+		l, err := New(Config{MinLimit: 1, InitialLimit: 20, Classes: shippedSimClasses, Now: clk.Now, AfterFunc: clk.AfterFunc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		window := func(n int, rtt time.Duration) { // n requests in flight at once
+			var toks []Token
+			for range n {
+				tok, r := acquireWithin(t, l, 0, time.Second)
+				if r != ReasonNone {
+					t.Fatalf("%s: Acquire: %v", name, r)
+				}
+				toks = append(toks, tok)
+			}
+			clk.Advance(100 * time.Millisecond)
+			for _, tok := range toks {
+				tok.Release(rtt, OutcomeOK)
+			}
+		}
+		for range 3 { // the baseline, 20 ms (at half the limit: no probe)
+			window(10, ms(20))
+		}
+		if lost >= 0 {
+			l.loss(lost)
+			window(10, ms(20)) // its end closes the level window that counts the loss
+			clk.Advance(before)
+		}
+		var st Stats
+		l.Stats(&st)
+		from := st.Limit
+		window(10, ms(26)) // 1.3x the baseline
+		l.Stats(&st)
+		if cut := st.Limit < from; cut != wantCut {
+			t.Errorf("%s: a window at 1.3x the baseline took the limit from %d to %d; want a cut: %v", name, from, st.Limit, wantCut)
+		}
+	}
+	f("no loss", -1, 0, true)
+	f("normal lost", 2, 0, true)
+	f("high lost", 1, 0, false)
+	f("critical lost", 0, 0, false)
+	f("high lost longer ago than urgencyHold", 1, urgencyHold, true)
+}
+
+// acquireWithin is l.Acquire(c, 0, no deadline) that fails the test, rather
+// than hanging it, if the request still waits after d of real time (a
+// test on a fake clock has nobody to advance it).
+func acquireWithin(t *testing.T, l *Limiter, c int, d time.Duration) (Token, Reason) {
+	t.Helper()
+	type res struct {
+		tok Token
+		r   Reason
+	}
+	ch := make(chan res, 1)
+	go func() {
+		tok, r := l.Acquire(c, 0, time.Time{})
+		ch <- res{tok, r}
+	}()
+	select {
+	case x := <-ch:
+		return x.tok, x.r
+	case <-time.After(d):
+		t.Fatalf("Acquire(class %d) still waiting after %v", c, d)
+		return Token{}, ReasonNone
+	}
+}

@@ -42,6 +42,31 @@ type levelCtl struct {
 	admitted uint64  // admissions (all classes) at the window's start
 	waitNs   int64   // queue wait (all classes) at the window's start
 	cutAt    []int64 // per class, when a window last cut into it (Unix ns)
+	// lostTop is the highest class that lost in a window within
+	// urgencyHold before lostAt (Unix ns): see urgency.
+	lostTop int
+	lostAt  int64
+}
+
+// urgencyHold is how long a class's loss keeps its urgency.
+const urgencyHold = time.Second
+
+// urgency is how many classes above the lowest two is the most important
+// class this gateway is shedding: the class the level cuts through, or a
+// higher one that lost within urgencyHold. The controller's tolerance
+// rises with it (controller.tolerance). The lowest two classes are what a
+// surge sheds at every gateway (at 10x, show-code misses and re-issues
+// all through it): raising every gateway's tolerance alike gains none of
+// them a share and only deepens the backend's queue (measured counting
+// every class: in one of the eight seeds of TestUncoordinatedBaselinesHold
+// the gateways' baselines ratcheted to 86 ms, the backend's queue reached
+// 39 and check-ins were 92.6% served). Called with Limiter.cmu held.
+func (l *Limiter) urgency(cs *classSet, now time.Time) int {
+	c := cs.marginalClass(l.level.Load())
+	if w := &l.lvl; now.UnixNano()-w.lostAt < int64(urgencyHold) {
+		c = min(c, w.lostTop)
+	}
+	return max(0, len(cs.list)-2-c)
 }
 
 // loss records that a request of class c, admitted by the level, lost in
@@ -204,6 +229,9 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 	}
 	l.levelCounts = counts
 	lo := int64(subLevels - 1) // the top class is never shed by the level
+	if losses > 0 && (lossTop <= w.lostTop || now.UnixNano()-w.lostAt >= int64(urgencyHold)) {
+		w.lostTop, w.lostAt = lossTop, now.UnixNano()
+	}
 	switch {
 	case losses > 0 || wait > target:
 		want := math.Min((1-levelCut)*in, levelSlack*float64(served-w.served))

@@ -338,10 +338,12 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 	now := l.now()
 	l.released++
 	l.ctl.local = local
+	cs := l.classes.Load()
+	l.ctl.urgency = l.urgency(cs, now)
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
 		l.publish()
 	}
-	l.updateLevel(l.classes.Load(), now, l.released, l.queueDelayTarget(now))
+	l.updateLevel(cs, now, l.released, l.queueDelayTarget(now))
 	l.cmu.Unlock()
 	if l.waiting.Load() > 0 {
 		l.mu.Lock()

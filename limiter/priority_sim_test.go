@@ -324,7 +324,9 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 		}
 		t.Logf("%d gateway(s), mean of %d seeds: high success %.4f (target 0.99); %.1f%% of lower-class admissions while a higher class lost (target 0); backend busy %.1f%% (lowest %.1f%%)",
 			n, seeds, high, 100*inverted, 100*busy, 100*lowest)
-		// Three gateways: 0.9990 (0.7% inverted) since a shed behind a
+		// Three gateways: 0.9999 (0.1% inverted) since a gateway losing
+		// check-ins tolerates more latency (controller.tolerance); 0.9990
+		// (0.7% inverted) since a shed behind a
 		// standing queue is a loss and a rebase needs slower answers;
 		// 0.9987 (1.3%) since a window cuts no class above the one that
 		// lost (0.9885 before, with 10% of lower-class admissions while a
@@ -355,7 +357,11 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 // too (controller.slower). Asserted over a 30 s surge at 10x: no baseline
 // above 1.25x the unloaded RTT; over its last 20 s, the backend's queue at
 // most 1.5x its workers and check-ins (high) at least 97% served, in every
-// seed.
+// seed. And, over the eight seeds, check-ins at least 99.6% served and at
+// most 800 lower-class admissions while a higher class lost: a gateway
+// losing check-ins tolerates more latency than the others, which yield
+// their slots to it (controller.tolerance). Without that: 99.40% and
+// 1,538 (three seeds under 99%); with it, 99.78% and 476.
 //
 // With offsets twice as large (2.4% and 4.9%), one seed of eight still
 // ratchets: the gateway with the highest baseline reads the shared p90 as
@@ -366,6 +372,7 @@ func TestUncoordinatedBaselinesHold(t *testing.T) {
 	const workers, n = 10, 3
 	c := float64(workers) / 0.02
 	var high float64
+	var barged int
 	for seed := uint64(1); seed <= 8; seed++ {
 		simSeed = seed
 		s := newPrioSimN(t, n, 20, newSimBackend(workers, 20*time.Millisecond))
@@ -383,8 +390,9 @@ func TestUncoordinatedBaselinesHold(t *testing.T) {
 			mean[i%n] += float64(l) / float64(len(s.limits)/n)
 		}
 		high += s.success(1) / 8
-		t.Logf("seed %d: mean limit per gateway %.1f; high success %.4f; backend %.0f%% busy, deepest queue %d; highest baseline %v",
-			seed, mean, s.success(1), 100*float64(s.served)/(20*c), s.maxQueue, s.maxBaseline)
+		barged += s.barged
+		t.Logf("seed %d: mean limit per gateway %.1f; high success %.4f; %d lower-class admissions while a higher class lost; backend %.0f%% busy, deepest queue %d; highest baseline %v",
+			seed, mean, s.success(1), s.barged, 100*float64(s.served)/(20*c), s.maxQueue, s.maxBaseline)
 		if unloaded := 20500 * time.Microsecond; s.maxBaseline > unloaded*5/4 {
 			t.Errorf("seed %d: a baseline reached %v; want <= 1.25x the unloaded %v", seed, s.maxBaseline, unloaded)
 		}
@@ -395,5 +403,11 @@ func TestUncoordinatedBaselinesHold(t *testing.T) {
 			t.Errorf("seed %d: high success %.4f; want >= 0.97", seed, s.success(1))
 		}
 	}
-	t.Logf("high success, mean of 8 seeds: %.4f", high)
+	t.Logf("over 8 seeds: high success %.4f; %d lower-class admissions while a higher class lost", high, barged)
+	if high < 0.996 {
+		t.Errorf("high success over 8 seeds %.4f; want >= 0.996", high)
+	}
+	if barged > 800 {
+		t.Errorf("%d lower-class admissions while a higher class lost, over 8 seeds; want <= 800", barged)
+	}
 }
