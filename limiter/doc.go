@@ -279,7 +279,7 @@
 //     and let one seed's baselines ratchet to 86 ms. End to end the rule
 //     is within the machine's noise: 36 interleaved runs each, check-ins
 //     >= 99% in 30 with it and 29 without, 0 inversion seconds in 21 and
-//     23 (most misses in runs whose load generator sent late).
+//     24 (most misses in runs whose load generator sent late).
 //
 // Baselines that differ by a few per cent between gateways remain a source
 // of unfairness no rule here removes: the gateway with the highest one
