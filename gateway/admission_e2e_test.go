@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"shedgate/internal/wait"
+	"shedgate/internal/proctest"
 	"shedgate/loadtest"
 )
 
@@ -182,34 +182,55 @@ func startHAProxy(t *testing.T, config func(listen string) string) string {
 // startConfigured writes config (given the loopback address to listen on)
 // to a file named file, runs argv with the file's path appended until the
 // test ends, and returns the address once something accepts connections
-// there.
+// there. The address is a port the kernel handed out and this process let
+// go of, so another socket can take it before argv binds it; a process
+// that exits before it accepts is started again on another port, twice at
+// most (seen once: HAProxy did not come up in 5 s right after a surge's
+// thousands of connections).
 func startConfigured(t *testing.T, argv []string, file string, config func(listen string) string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := filepath.Join(t.TempDir(), file)
-	if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(argv[0], append(argv[1:], cfg)...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
-	wait.For(t, 5*time.Second, fmt.Sprintf("%s listening on %s; its output: %s", filepath.Base(argv[0]), addr, &out), func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
+	for try := 1; ; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err == nil
-	})
-	return addr
+		addr := ln.Addr().String()
+		ln.Close()
+		cfg := filepath.Join(t.TempDir(), file)
+		if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(argv[0], append(argv[1:], cfg)...)
+		var out proctest.SyncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()          //nolint:errcheck
+		t.Cleanup(func() { cmd.Process.Kill(); <-exited }) //nolint:errcheck
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				return addr
+			}
+			select {
+			case <-exited:
+				if try < 3 {
+					t.Logf("%s exited before listening on %s (try %d); its output: %s", filepath.Base(argv[0]), addr, try, out.String())
+				} else {
+					t.Fatalf("%s exited before listening on %s, three times; its output: %s", filepath.Base(argv[0]), addr, out.String())
+				}
+			case <-time.After(20 * time.Millisecond):
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not listening on %s after 5 s; its output: %s", filepath.Base(argv[0]), addr, out.String())
+				}
+				continue
+			}
+			break
+		}
+	}
 }
 
 // admResult is what one surge run measured.
@@ -223,6 +244,10 @@ type admResult struct {
 	shedP99    float64 // ms: the gateway's rejections, or the lowest class's answers
 	adminP99   float64 // ms: /healthz and /status during the run; 0 for HAProxy
 	normal     uint64  // class normal's admissions (backend calls), all gateways
+	// lowLimit, lowProbe: the gateway's lowest limit in the surge after
+	// its first second, outside probes and during them; -1: not watched
+	// (see watchSurge).
+	lowLimit, lowProbe int
 }
 
 // adminProbe times the gateways' /healthz and /status every 50 ms.
@@ -284,11 +309,16 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 		urls = append(urls, g.admin("/healthz"), g.admin("/status"))
 	}
 	probe := probeAdmin(urls)
-	busy := watchBusy(t, is)
+	var one *gatewayProc // the limit is watched where one gateway holds all of it
+	if len(gateways) == 1 {
+		one = &gateways[0]
+	}
+	watch := watchSurge(t, is, one)
 	endTrace := traceGateways(t, gateways)
 	rep := runLoadtestAdmin(t, scenario, target, "http://"+is.addr(), is.Addrs[1])
 	endTrace()
-	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: busy()}
+	w := watch()
+	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: w.busy, lowLimit: w.lowLimit, lowProbe: w.lowProbe}
 	if len(gateways) == 0 {
 		r.adminP99 = 0
 	}
@@ -357,15 +387,28 @@ func getText(t *testing.T, url string) string {
 	return body
 }
 
-// watchBusy polls the issuer's busy time every 100 ms while a surge runs;
-// the returned function stops it and returns the share of its workers'
-// time spent serving over the 9 s that follow the scenario's stats reset
-// (its counters start over at the surge's start), so that retries served
-// after the surge do not count.
-func watchBusy(t *testing.T, is issuerProc) func() float64 {
+// surgeWatch is what watchSurge saw.
+type surgeWatch struct {
+	busy float64 // issuer workers busy, share of the surge
+	// lowLimit and lowProbe are the gateway's lowest limit in the surge
+	// after its first second, outside probes and during them; -1: no
+	// gateway watched (HAProxy, or several gateways).
+	lowLimit, lowProbe int
+}
+
+// watchSurge polls the issuer's busy time, and the limit of gw if not
+// nil, every 100 ms while a surge runs. The returned function stops it and
+// returns the share of the issuer's workers' time spent serving over the
+// 9 s that follow the scenario's stats reset (its counters start over at
+// the surge's start), so that retries served after the surge do not
+// count; and the gateway's lowest limit from 1 s after the reset (the
+// onset, where a limit set ten times too high comes down, aside) to 10 s.
+func watchSurge(t *testing.T, is issuerProc, gw *gatewayProc) func() surgeWatch {
 	type sample struct {
-		at   time.Time
-		busy float64
+		at      time.Time
+		busy    float64
+		limit   int // -1: not read
+		probing bool
 	}
 	var (
 		mu      sync.Mutex
@@ -388,16 +431,33 @@ func watchBusy(t *testing.T, is issuerProc) func() float64 {
 			}
 			err = json.NewDecoder(resp.Body).Decode(&st)
 			resp.Body.Close()
-			if err == nil {
-				mu.Lock()
-				samples = append(samples, sample{time.Now(), st.BusyMs})
-				mu.Unlock()
+			if err != nil {
+				continue
 			}
+			s := sample{at: time.Now(), busy: st.BusyMs, limit: -1}
+			if gw != nil {
+				var gs struct {
+					Limiter struct {
+						Limit   int  `json:"limit"`
+						Probing bool `json:"probing"`
+					} `json:"limiter"`
+				}
+				if resp, err := http.Get(gw.admin("/status")); err == nil {
+					if json.NewDecoder(resp.Body).Decode(&gs) == nil {
+						s.limit, s.probing = gs.Limiter.Limit, gs.Limiter.Probing
+					}
+					resp.Body.Close()
+				}
+			}
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
 		}
 	}()
-	return func() float64 {
+	return func() surgeWatch {
 		close(stop)
 		<-done
+		w := surgeWatch{lowLimit: -1, lowProbe: -1}
 		reset := -1
 		for i := 1; i < len(samples) && reset < 0; i++ {
 			if samples[i].busy < samples[i-1].busy {
@@ -406,16 +466,31 @@ func watchBusy(t *testing.T, is issuerProc) func() float64 {
 		}
 		if reset < 0 {
 			t.Errorf("issuer busy: no stats reset seen in %d samples", len(samples))
-			return 0
+			return w
 		}
 		start := samples[reset-1].at // the reset happened after this sample
+		if gw != nil {
+			for _, s := range samples[reset:] {
+				if d := s.at.Sub(start); d < time.Second || d > 10*time.Second || s.limit < 0 {
+					continue
+				}
+				low := &w.lowLimit
+				if s.probing {
+					low = &w.lowProbe
+				}
+				if *low < 0 || s.limit < *low {
+					*low = s.limit
+				}
+			}
+		}
 		for _, s := range samples[reset:] {
 			if s.at.Sub(start) >= 9*time.Second { // the run ends about 10 s after the reset
-				return s.busy / (admWorkers * float64(s.at.Sub(start)) / float64(time.Millisecond))
+				w.busy = s.busy / (admWorkers * float64(s.at.Sub(start)) / float64(time.Millisecond))
+				return w
 			}
 		}
 		t.Errorf("issuer busy: fewer than 10 s of samples after the reset")
-		return 0
+		return w
 	}
 }
 
@@ -505,6 +580,14 @@ func admFigures(t *testing.T, name string, g, h admResult) {
 	figure(t, name+": issuer deepest queue / workers", float64(g.queue)/admWorkers, "x", "<= 3", g.queue <= 3*admWorkers)
 	figure(t, name+": shed answers p99", g.shedP99, "ms", "<= 5", g.shedP99 <= 5)
 	figure(t, name+": admin /healthz,/status p99", g.adminP99, "ms", "<= 50", g.adminP99 <= 50)
+	if g.lowLimit >= 0 {
+		// The issuer's service time is constant: it answers in its
+		// unloaded time whenever it does not queue, all through the surge.
+		figure(t, name+": lowest limit after the first second / issuer workers", float64(g.lowLimit)/admWorkers, "x", ">= 0.5", 2*g.lowLimit >= admWorkers)
+		if g.lowProbe >= 0 {
+			figure(t, name+": lowest limit in a probe (one window at half) / issuer workers", float64(g.lowProbe)/admWorkers, "x", "informative", true)
+		}
+	}
 	if h.rep == nil {
 		return
 	}

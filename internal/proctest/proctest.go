@@ -71,7 +71,7 @@ type Proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
-	stderr *syncBuffer
+	stderr *SyncBuffer
 }
 
 // Start runs bin with args, waits up to 10 s for its first stdout line of
@@ -80,7 +80,7 @@ type Proc struct {
 func Start(t testing.TB, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{cmd: exec.Command(bin, args...), done: make(chan struct{}),
-		stderr: &syncBuffer{}}
+		stderr: &SyncBuffer{}}
 	p.cmd.Stderr = p.stderr
 	pipe, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -208,18 +208,20 @@ func Run(t testing.TB, timeout time.Duration, bin string, args ...string) (int, 
 	return cmd.ProcessState.ExitCode(), out.String()
 }
 
-type syncBuffer struct {
+// SyncBuffer collects a process's output: its writers (the process's
+// output goroutines) and a test reading it may run at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -20,7 +20,7 @@ type Redis struct {
 	t    testing.TB
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *SyncBuffer
 }
 
 // StartRedis starts redis-server (scripts/deps.sh redis installs it; make
@@ -46,7 +46,7 @@ func StartRedis(t testing.TB) *Redis {
 func (r *Redis) start() {
 	r.t.Helper()
 	_, port, _ := net.SplitHostPort(r.Addr)
-	r.out = &syncBuffer{}
+	r.out = &SyncBuffer{}
 	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
