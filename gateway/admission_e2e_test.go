@@ -531,7 +531,7 @@ func TestAdmissionSurge(t *testing.T) {
 //
 // SHEDGATE_ADM picks cases by substring of their names ("polite", "3
 // gateways"); unset, all run. SHEDGATE_TRACE=1 logs the gateways' limits
-// every 100 ms in the runs through several (traceGateways).
+// every 100 ms in the runs through them (traceGateways).
 func TestBenchAdmission(t *testing.T) {
 	benchOnly(t)
 	only := os.Getenv("SHEDGATE_ADM")

@@ -60,8 +60,9 @@ type Config struct {
 	AfterFunc func(d time.Duration, f func()) Timer
 	// LocalDelay, if set, returns how long the caller's reads of backend
 	// answers wait on its own side now (for a CPU, for network readiness):
-	// Release subtracts it from each RTT (keeping at least an eighth), so
-	// that the gateway's own overload is not read as backend latency, and
+	// Release subtracts it from each RTT (never below the minimum RTT
+	// measured, see correctionFloor), so that the gateway's own overload
+	// is not read as backend latency, and
 	// the limit adds the slots that answers waiting that long hold at the
 	// best recent delivery rate. It must be cheap and safe for concurrent
 	// use. Default: none.
@@ -331,7 +332,7 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 	}
 	local := l.local()
 	if local > 0 {
-		rtt = max(rtt-local, rtt/8)
+		rtt = max(rtt-local, l.correctionFloor(rtt))
 	}
 	n := l.putBack()
 	l.cmu.Lock()
@@ -350,6 +351,23 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 		l.dispatch(l.classes.Load(), now)
 		l.mu.Unlock()
 	}
+}
+
+// correctionFloor is the least an RTT of rtt may read once the local
+// delay is taken off: the minimum RTT measured (an eighth of rtt before
+// there is one), never more than rtt itself. The local delay is read at
+// release, not per answer: a reading of 38 ms in a stall of the machine
+// took 21 ms answers down to 2.7 ms, the minimum RTT and the baseline
+// followed them (to 2.7 and 17 ms, for the rest of the run), the queue-delay
+// target with the minimum, and the limit then fell to 3 slots in front of
+// a backend answering in 20 ms while the level shed check-ins. Floored at
+// the minimum, a correction can read "no queueing" at most; only an
+// answer as fast as the backend really gave can lower the minimum.
+func (l *Limiter) correctionFloor(rtt time.Duration) time.Duration {
+	if m := time.Duration(l.minRTT.Load()); m > 0 {
+		return min(rtt, m)
+	}
+	return rtt / 8
 }
 
 // putBack returns a slot and reports how many stay in flight. The last
