@@ -95,7 +95,13 @@
 //
 //   - Config.LocalDelay (the gateway measures it with a datagram on
 //     loopback, which waits for the poller as an answer does, where a
-//     sleeping timer did not) is taken off every RTT before it is a sample.
+//     sleeping timer did not) is taken off every RTT before it is a sample,
+//     but never below the minimum RTT measured: it is one reading at
+//     release, not each answer's own delay, and in a stall of the machine
+//     a 38 ms reading took 21 ms answers down to 2.7 ms, dragging the
+//     minimum RTT, the baseline and the level's queue-delay target with
+//     them (the limit fell to 3 slots in front of a backend answering in
+//     20 ms; the bench's lowest-limit figure caught it).
 //   - Little's law: answers that wait LocalDelay hold their slots that much
 //     longer, so the limit in force adds best delivery rate × LocalDelay
 //     slots on top of the backend's share.
