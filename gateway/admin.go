@@ -137,7 +137,11 @@ type LimiterStatus struct {
 	// BaselineRTTMs is the no-queue p90 the limit's gradient compares with.
 	BaselineRTTMs float64 `json:"baseline_rtt_ms"`
 	P90RTTMs      float64 `json:"p90_rtt_ms"`
-	DrainRate     float64 `json:"drain_rate"`
+	// Tolerance is the p90/baseline ratio above which the limit is cut:
+	// the configured one, raised while this gateway sheds or loses
+	// check-ins or scans (a class above the lowest two).
+	Tolerance float64 `json:"tolerance"`
+	DrainRate float64 `json:"drain_rate"`
 	// LocalDelayMs is how late this process reads an answer that has
 	// arrived (a loopback probe through the network poller): taken off
 	// round trips, and its slots added to the limit.
@@ -275,7 +279,7 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	g.limiter.Stats(&ls)
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
-		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), DrainRate: ls.DrainRate,
+		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), Tolerance: ls.Tolerance, DrainRate: ls.DrainRate,
 		LocalDelayMs: ms(ls.LocalDelay), QueueTargetMs: ms(ls.QueueDelayTarget),
 	}
 	for _, c := range ls.Classes {

@@ -524,6 +524,20 @@ func TestAdmissionSurge(t *testing.T) {
 	if r.queue > 10*admWorkers {
 		t.Errorf("issuer queue reached %d; want it bounded (target 3x its %d workers)", r.queue, admWorkers)
 	}
+	// The tolerance in force is on /status and /metrics: the configured
+	// 1.2, or 1.4 or 1.6 while check-ins or scans are shed or lost.
+	var st struct {
+		Limiter struct {
+			Tolerance float64 `json:"tolerance"`
+		} `json:"limiter"`
+	}
+	getJSON(t, gw.admin("/status"), &st)
+	if tol := st.Limiter.Tolerance; tol < 1.2-1e-9 || tol > 1.6+1e-9 {
+		t.Errorf("/status limiter.tolerance %v; want 1.2, 1.4 or 1.6", tol)
+	}
+	if m := getText(t, gw.admin("/metrics")); !strings.Contains(m, "gateway_limiter_tolerance_ratio ") {
+		t.Errorf("/metrics has no gateway_limiter_tolerance_ratio")
+	}
 }
 
 // TestBenchAdmission prints the admission figures: each mix and client

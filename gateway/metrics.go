@@ -215,6 +215,8 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_limiter_in_flight", uint64(ls.InFlight))
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_min_rtt_seconds", ls.MinRTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_p90_rtt_seconds", ls.P90RTT.Seconds())
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_baseline_rtt_seconds", ls.BaselineRTT.Seconds())
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_tolerance_ratio", ls.Tolerance)
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_rate", ls.DrainRate)
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_local_delay_seconds", ls.LocalDelay.Seconds())
 	for _, c := range ls.Classes {

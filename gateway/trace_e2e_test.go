@@ -14,7 +14,8 @@ import (
 // gateway (one or several), reads each one's /status every 100 ms and logs one
 // line per reading when the returned function is called: for each
 // gateway, P while probing, the limit (L), in flight (f), minimum,
-// baseline and p90 RTT (m, b, p, ms), local delay (d), check-ins shed so
+// baseline and p90 RTT (m, b, p, ms), the tolerance in force (t), local
+// delay (d), check-ins shed so
 // far (hs) and the share admitted of classes high/normal/low (a). It is
 // how the three-gateway runs' losses were traced to limits sinking at one
 // gateway (limiter/doc.go), and a polite run's low limit to RTTs that the
@@ -47,6 +48,7 @@ func traceGateways(t *testing.T, gws []gatewayProc) func() {
 						Min      float64 `json:"min_rtt_ms"`
 						Base     float64 `json:"baseline_rtt_ms"`
 						P90      float64 `json:"p90_rtt_ms"`
+						Tol      float64 `json:"tolerance"`
 						Local    float64 `json:"local_delay_ms"`
 						Classes  []struct {
 							Shed      uint64  `json:"shed"`
@@ -70,8 +72,8 @@ func traceGateways(t *testing.T, gws []gatewayProc) func() {
 				if l.Probing {
 					p = "P"
 				}
-				fmt.Fprintf(&b, " | %sL%2d f%2d m%4.1f b%4.1f p%5.1f d%4.1f hs%4d a%.2f/%.2f/%.2f", p, l.Limit, l.InFlight,
-					l.Min, l.Base, l.P90, l.Local, l.Classes[1].Shed, l.Classes[1].Admitting, l.Classes[2].Admitting, l.Classes[3].Admitting)
+				fmt.Fprintf(&b, " | %sL%2d f%2d m%4.1f b%4.1f p%5.1f t%.1f d%4.1f hs%4d a%.2f/%.2f/%.2f", p, l.Limit, l.InFlight,
+					l.Min, l.Base, l.P90, l.Tol, l.Local, l.Classes[1].Shed, l.Classes[1].Admitting, l.Classes[2].Admitting, l.Classes[3].Admitting)
 			}
 			lines = append(lines, b.String())
 		}

@@ -133,8 +133,11 @@ const urgencyStep = 1.0
 // one with a higher target. The gateway losing check-ins keeps its slots
 // while the shared p90 is within 1.4x of its baseline; the gateways that
 // only shed show-code misses cut above 1.2x, and their slots go to it.
-func (c *controller) tolerance() float64 {
-	return 1 + (c.cfg.tolerance-1)*(1+urgencyStep*float64(c.urgency))
+func (c *controller) tolerance() float64 { return c.toleranceAt(c.urgency) }
+
+// toleranceAt is the tolerance at urgency u.
+func (c *controller) toleranceAt(u int) float64 {
+	return 1 + (c.cfg.tolerance-1)*(1+urgencyStep*float64(u))
 }
 
 func (c *controller) init(cfg ctlConfig, initial float64, now time.Time) {

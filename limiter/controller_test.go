@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"container/heap"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -344,13 +345,14 @@ func TestRebaseNeedsSlowerAnswers(t *testing.T) {
 // TestLosingAnUpperClassToleratesMoreLatency: a window whose p90 is 1.3x
 // the baseline cuts the limit of a gateway shedding only its lower classes
 // (normal, low: tolerance 1.2), but not of one that lost a check-in
-// (high) within urgencyHold (tolerance 1.4), so that, of
-// several uncoordinated gateways in front of one backend, the one losing
-// the more important class takes the slots (TestUncoordinatedBaselinesHold
-// measures the effect).
+// (high) within urgencyHold (tolerance 1.4; 1.6 for critical), so that,
+// of several uncoordinated gateways in front of one backend, the one
+// losing the more important class takes the slots
+// (TestUncoordinatedBaselinesHold measures the effect). Stats reports the
+// tolerance in force after the window.
 func TestLosingAnUpperClassToleratesMoreLatency(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	f := func(name string, lost int, before time.Duration, wantCut bool) {
+	f := func(name string, lost int, before time.Duration, tol float64, wantCut bool) {
 		t.Helper()
 		clk := newFakeClock()
 		l, err := New(Config{MinLimit: 1, InitialLimit: 20, Classes: shippedSimClasses, Now: clk.Now, AfterFunc: clk.AfterFunc})
@@ -384,15 +386,18 @@ func TestLosingAnUpperClassToleratesMoreLatency(t *testing.T) {
 		from := st.Limit
 		window(10, ms(26)) // 1.3x the baseline
 		l.Stats(&st)
+		if math.Abs(st.Tolerance-tol) > 1e-9 {
+			t.Errorf("%s: Stats.Tolerance %v; want %v", name, st.Tolerance, tol)
+		}
 		if cut := st.Limit < from; cut != wantCut {
 			t.Errorf("%s: a window at 1.3x the baseline took the limit from %d to %d; want a cut: %v", name, from, st.Limit, wantCut)
 		}
 	}
-	f("no loss", -1, 0, true)
-	f("normal lost", 2, 0, true)
-	f("high lost", 1, 0, false)
-	f("critical lost", 0, 0, false)
-	f("high lost longer ago than urgencyHold", 1, urgencyHold, true)
+	f("no loss", -1, 0, 1.2, true)
+	f("normal lost", 2, 0, 1.2, true)
+	f("high lost", 1, 0, 1.4, false)
+	f("critical lost", 0, 0, 1.6, false)
+	f("high lost longer ago than urgencyHold", 1, urgencyHold, 1.2, true)
 }
 
 // TestLocalDelayCannotLowerTheMinimum: answers of 21 ms released while

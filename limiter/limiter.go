@@ -62,10 +62,9 @@ type Config struct {
 	// answers wait on its own side now (for a CPU, for network readiness):
 	// Release subtracts it from each RTT (never below the minimum RTT
 	// measured, see correctionFloor), so that the gateway's own overload
-	// is not read as backend latency, and
-	// the limit adds the slots that answers waiting that long hold at the
-	// best recent delivery rate. It must be cheap and safe for concurrent
-	// use. Default: none.
+	// is not read as backend latency, and the limit adds the slots that
+	// answers waiting that long hold at the best recent delivery rate. It
+	// must be cheap and safe for concurrent use. Default: none.
 	LocalDelay func() time.Duration
 	// OnLoss, if set, is told the class of each request that lost in a
 	// queue after the admission level let it in (the event that sheds

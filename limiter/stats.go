@@ -21,6 +21,11 @@ type Stats struct {
 	BaselineRTT time.Duration
 	// P90RTT is the p90 RTT of the last completed sample window.
 	P90RTT time.Duration
+	// Tolerance is the P90RTT/BaselineRTT ratio above which the limit is
+	// cut now: Config.Tolerance, raised while this limiter sheds or loses
+	// a class above the lowest two (see the package doc, several
+	// gateways).
+	Tolerance float64
 	// DrainRate is completions (releases) per second, smoothed.
 	DrainRate float64
 	// LocalDelay is Config.LocalDelay's reading: taken off RTTs, its
@@ -59,6 +64,7 @@ func (l *Limiter) Stats(s *Stats) {
 	s.MinRTT = l.ctl.minRTT.min(now)
 	s.BaselineRTT = l.ctl.baseline.min(now)
 	s.P90RTT = l.ctl.lastP90
+	s.Tolerance = l.ctl.toleranceAt(l.urgency(cs, now))
 	s.QueueDelayTarget = l.queueDelayTarget(now)
 	level := l.level.Load()
 	for i, k := range cs.list {
