@@ -291,11 +291,13 @@ func TestLocalDelayIsNotBackendLatency(t *testing.T) {
 
 // TestSeveralGatewaysSimulated: three gateways, no coordination, one
 // lockstep backend (10 workers x 20 ms), a 10x surge, ten seeds. Asserted:
-// the top class fully served, check-ins (high) at least 98.5% (0.9929
-// measured; 0.9767 when windows needed 20 samples, see MinSamples), the
-// backend kept busy, its queue bounded. Logged: the share of lower-class
-// admissions made while a check-in was lost at another gateway in the
-// last 100 ms (9.1%; 16.6% with 20 samples): the limits still fluctuate.
+// the top class fully served, check-ins (high) at least 99.5% over the
+// seeds, the backend kept busy, its queue bounded, and at most 1% of the
+// lower classes' admissions made while a higher class had lost (at any
+// gateway) in the last 100 ms: 0.1% measured (0.1-0.4% under the race
+// detector, which changes the goroutines' order), 0.7% before a gateway
+// losing check-ins came to tolerate more latency (controller.tolerance);
+// the figures of earlier rules are below.
 func TestSeveralGatewaysSimulated(t *testing.T) {
 	defer func() { simSeed = 1 }()
 	const workers, seeds = 10, 10
@@ -335,8 +337,8 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 		if high < 0.995 {
 			t.Errorf("%d gateways: high success %.4f over %d seeds; want >= 0.995", n, high, seeds)
 		}
-		if inverted > 0.03 {
-			t.Errorf("%d gateways: %.1f%% of lower-class admissions while a higher class lost; want <= 3%%", n, 100*inverted)
+		if inverted > 0.01 {
+			t.Errorf("%d gateways: %.1f%% of lower-class admissions while a higher class lost; want <= 1%%", n, 100*inverted)
 		}
 		if busy < 0.9 {
 			t.Errorf("%d gateways: backend served %.1f%% of its capacity on average; want >= 90%%", n, 100*busy)
@@ -357,11 +359,13 @@ func TestSeveralGatewaysSimulated(t *testing.T) {
 // too (controller.slower). Asserted over a 30 s surge at 10x: no baseline
 // above 1.25x the unloaded RTT; over its last 20 s, the backend's queue at
 // most 1.5x its workers and check-ins (high) at least 97% served, in every
-// seed. And, over the eight seeds, check-ins at least 99.6% served and at
+// seed. And, over the eight seeds, check-ins at least 99.5% served and at
 // most 800 lower-class admissions while a higher class lost: a gateway
 // losing check-ins tolerates more latency than the others, which yield
 // their slots to it (controller.tolerance). Without that: 99.40% and
-// 1,538 (three seeds under 99%); with it, 99.78% and 476.
+// 1,538 (three seeds under 99%); with it, 99.78% and 476 (99.74-99.83%
+// and 364-548 under the race detector, which changes the goroutines'
+// order).
 //
 // With offsets twice as large (2.4% and 4.9%), one seed of eight still
 // ratchets: the gateway with the highest baseline reads the shared p90 as
@@ -404,8 +408,8 @@ func TestUncoordinatedBaselinesHold(t *testing.T) {
 		}
 	}
 	t.Logf("over 8 seeds: high success %.4f; %d lower-class admissions while a higher class lost", high, barged)
-	if high < 0.996 {
-		t.Errorf("high success over 8 seeds %.4f; want >= 0.996", high)
+	if high < 0.995 {
+		t.Errorf("high success over 8 seeds %.4f; want >= 0.995", high)
 	}
 	if barged > 800 {
 		t.Errorf("%d lower-class admissions while a higher class lost, over 8 seeds; want <= 800", barged)
