@@ -209,26 +209,35 @@ func startConfigured(t *testing.T, argv []string, file string, config func(liste
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()          //nolint:errcheck
 		t.Cleanup(func() { cmd.Process.Kill(); <-exited }) //nolint:errcheck
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				return addr
-			}
-			select {
-			case <-exited:
-				if try < 3 {
-					t.Logf("%s exited before listening on %s (try %d); its output: %s", filepath.Base(argv[0]), addr, try, out.String())
-				} else {
-					t.Fatalf("%s exited before listening on %s, three times; its output: %s", filepath.Base(argv[0]), addr, out.String())
-				}
-			case <-time.After(20 * time.Millisecond):
-				if time.Now().After(deadline) {
-					t.Fatalf("%s not listening on %s after 5 s; its output: %s", filepath.Base(argv[0]), addr, out.String())
-				}
-				continue
-			}
-			break
+		name := filepath.Base(argv[0])
+		switch up, gone := awaitListener(addr, exited, 5*time.Second); {
+		case up:
+			return addr
+		case !gone:
+			t.Fatalf("%s not listening on %s after 5 s; its output: %s", name, addr, out.String())
+		case try < 3:
+			t.Logf("%s exited before listening on %s (try %d); its output: %s", name, addr, try, out.String())
+		default:
+			t.Fatalf("%s exited before listening on %s, three times; its output: %s", name, addr, out.String())
+		}
+	}
+}
+
+// awaitListener reports whether something accepts connections on addr
+// within timeout, or else whether exited closed first.
+func awaitListener(addr string, exited <-chan struct{}, timeout time.Duration) (up, gone bool) {
+	deadline := time.After(timeout)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return true, false
+		}
+		select {
+		case <-exited:
+			return false, true
+		case <-deadline:
+			return false, false
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
