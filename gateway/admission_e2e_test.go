@@ -603,6 +603,11 @@ func admFigures(t *testing.T, name string, g, h admResult) {
 	figure(t, name+": issuer deepest queue / workers", float64(g.queue)/admWorkers, "x", "<= 3", g.queue <= 3*admWorkers)
 	figure(t, name+": shed answers p99", g.shedP99, "ms", "<= 5", g.shedP99 <= 5)
 	figure(t, name+": admin /healthz,/status p99", g.adminP99, "ms", "<= 50", g.adminP99 <= 50)
+	// Context, not a target: the generator shares the cores, and a run
+	// whose sends went out late by the thousand or that reached its
+	// in-flight cap measures the machine more than the gateway.
+	figure(t, name+": load generator's late sends (context)", float64(g.rep.LateSends), "",
+		fmt.Sprintf("in flight max %d of %d", g.rep.Generator.MaxInFlight, g.rep.Generator.InFlightCap), true)
 	if g.lowLimit >= 0 {
 		// The issuer's service time is constant: it answers in its
 		// unloaded time whenever it does not queue, all through the surge.
