@@ -230,9 +230,12 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 	if level := l.level.Load(); int64(lvl) > level && !l.idleReset(cs, lvl) {
 		// Work-conserving: a user the level cuts off in the class it cuts
 		// through may still take a free slot when nobody waits at all, so
-		// that a level a step too low does not leave the backend idle.
-		// Classes wholly below the level get nothing.
-		if c > int(level>>subBits) || l.waiting.Load() != 0 || !l.tryInc() {
+		// that a level a step too low does not leave the backend idle;
+		// only within conserveSpan of the level, one demand rank, so that
+		// the slot goes to a miss the cache will reuse, not to any new
+		// code that happens to arrive first. Classes wholly below the
+		// level get nothing.
+		if c > int(level>>subBits) || int64(lvl) > level+conserveSpan || l.waiting.Load() != 0 || !l.tryInc() {
 			if l.onLoss != nil && c == cs.marginalClass(level) {
 				l.onLoss(c) // the highest class the level sheds: lower ones get nothing anywhere
 			}
