@@ -12,14 +12,15 @@ const (
 	// admission level can shed part of a class, the same users each time.
 	subBits   = 6
 	subLevels = 1 << subBits
-	// conserveSpan: a free slot nobody waits for goes to a user at most
-	// this many levels below the level: one demand rank (see Demand).
-	// Measured in the admission bench, repeat show-code mix, patient and
-	// impatient clients: any rank, 63% of class normal's admissions took
-	// free slots whatever their rank (goodput 1.12-1.22x HAProxy's); one
-	// rank, 1.28-1.39x with the issuer 94-97% busy; half a rank,
-	// 1.39-1.43x but busy 92-95%; none, 1.27-1.34x and busy 87-88%
-	// (target 90).
+	// conserveSpan: a free slot nobody waits for goes at once to a user
+	// at most this many levels below the level, one demand rank (see
+	// Demand), and to the class's other users only once it was left free
+	// a while (Limiter.leftFree). Measured in the admission bench, repeat
+	// show-code mix, patient and impatient clients, the span alone: any
+	// rank, 63% of class normal's admissions took free slots whatever
+	// their rank (goodput 1.12-1.22x HAProxy's); one rank, 1.28-1.39x
+	// with the issuer 94-97% busy; half a rank, 1.39-1.43x but busy
+	// 92-95%; none, 1.27-1.34x and busy 87-88% (target 90).
 	conserveSpan = subLevels / 8
 	// levelCut is the share of admitted arrivals an overloaded window
 	// sheds at least (DAGOR's alpha).
