@@ -205,7 +205,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.cache = c
-	g.demand = limiter.NewDemand(1 << 22) // 2 MiB; halves every 524,288 misses (0.7 ms)
+	g.demand = limiter.NewDemand(limiter.DemandCounters)
 	lc := limiterConfig(&cfg.Limiter)
 	lc.LocalDelay = g.local.current
 	if cfg.Cache.Shared != nil {
