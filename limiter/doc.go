@@ -230,7 +230,7 @@
 // that surge, simulated in 100 ms windows at the backend's pace, ranking
 // by demand answers 0.93 of what fetching the most popular keys, known in
 // advance, would (TestDemandNearlyMatchesForesight), and the gateway's
-// show-code success in the bench (0.34-0.35) is within 0.94 of the
+// show-code success in the bench (0.34-0.35) is 0.93-0.94 of the
 // simulation's (0.37).
 //
 // A freed slot goes to the head of the highest non-empty class queue
