@@ -3,13 +3,8 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"math"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"shedgate/internal/proctest"
 	"shedgate/loadtest"
 )
 
@@ -119,134 +113,6 @@ routes:
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}", invalidates: [code]}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
 `, 10*admWorkers, shippedClasses)
-}
-
-// haproxyConfig is the expert's HAProxy in front of the issuer on listen.
-func haproxyConfig(listen, target string) string {
-	return fmt.Sprintf(`global
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 10s
-  timeout server 2s
-  timeout queue 500ms
-cache codes
-  total-max-size 256
-  max-object-size 16384
-  max-age 2592000
-frontend fe
-  bind %s
-  http-request set-priority-class int(2)
-  http-request set-priority-class int(0) if { method POST } { path /v1/scans }
-  http-request set-priority-class int(1) if { method POST } { path_reg ^/v1/venues/[^/]+/checkins$ }
-  http-request set-priority-class int(1) if { path_beg /v1/health/ }
-  http-request set-priority-class int(3) if { method POST } { path_end /reissue }
-  default_backend issuer
-backend issuer
-  http-request cache-use codes if { method GET } { path_reg ^/v1/codes/[^/]+$ }
-  http-response cache-store codes
-  server s1 %s maxconn %d
-`, listen, target, admWorkers)
-}
-
-// haproxyL4Config spreads connections over the gateways, as an L4 load
-// balancer in front of a fleet would.
-func haproxyL4Config(listen string, gateways []string) string {
-	var servers strings.Builder
-	for i, g := range gateways {
-		fmt.Fprintf(&servers, "  server g%d %s\n", i, g)
-	}
-	return fmt.Sprintf(`global
-  maxconn 8000
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-frontend fe
-  bind %s
-  default_backend fleet
-backend fleet
-  balance roundrobin
-%s`, listen, servers.String())
-}
-
-// startHAProxy runs haproxy with config in the foreground until the test
-// ends and returns its address. It skips the test when haproxy is not
-// installed (scripts/deps.sh haproxy installs it).
-func startHAProxy(t *testing.T, config func(listen string) string) string {
-	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
-			t.Skip("haproxy not installed: scripts/deps.sh haproxy")
-		}
-	}
-	return startConfigured(t, []string{bin, "-db", "-f"}, "haproxy.cfg", config)
-}
-
-// startConfigured writes config (given the loopback address to listen on)
-// to a file named file, runs argv with the file's path appended until the
-// test ends, and returns the address once something accepts connections
-// there. The address is a port the kernel handed out and this process let
-// go of, so another socket can take it before argv binds it; a process
-// that exits before it accepts is started again on another port, twice at
-// most (seen once: HAProxy did not come up in 5 s right after a surge's
-// thousands of connections).
-func startConfigured(t *testing.T, argv []string, file string, config func(listen string) string) string {
-	t.Helper()
-	for try := 1; ; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		cfg := filepath.Join(t.TempDir(), file)
-		if err := os.WriteFile(cfg, []byte(config(addr)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(argv[0], append(argv[1:], cfg)...)
-		var out proctest.SyncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()          //nolint:errcheck
-		t.Cleanup(func() { cmd.Process.Kill(); <-exited }) //nolint:errcheck
-		name := filepath.Base(argv[0])
-		switch up, gone := awaitListener(addr, exited, 5*time.Second); {
-		case up:
-			return addr
-		case !gone:
-			t.Fatalf("%s not listening on %s after 5 s; its output: %s", name, addr, out.String())
-		case try < 3:
-			t.Logf("%s exited before listening on %s (try %d); its output: %s", name, addr, try, out.String())
-		default:
-			t.Fatalf("%s exited before listening on %s, three times; its output: %s", name, addr, out.String())
-		}
-	}
-}
-
-// awaitListener reports whether something accepts connections on addr
-// within timeout, or else whether exited closed first.
-func awaitListener(addr string, exited <-chan struct{}, timeout time.Duration) (up, gone bool) {
-	deadline := time.After(timeout)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return true, false
-		}
-		select {
-		case <-exited:
-			return false, true
-		case <-deadline:
-			return false, false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // admResult is what one surge run measured.
@@ -642,85 +508,4 @@ func admFigures(t *testing.T, name string, g, h admResult) {
 		// HAProxy's goodput varies from run to run more than this share.
 		figure(t, name+": goodput / that paced bound", g.goodput/paced, "", "informative", true)
 	}
-}
-
-// pacedForesightGoodput estimates the goodput a policy could have had
-// that knew every key's popularity but fetched at the backend's pace: the
-// run in 100 ms windows, g's calls for class normal spread evenly over
-// them, each window's share spent on its most popular show-code keys not
-// cached yet (a fetch answers every request for its key in the window,
-// and later ones from the cache), then on first-time codes. The keys are
-// drawn anew from the scenario's law, not the run's own: an estimate.
-// Only first tries count (a retry fetches nothing new). The other
-// classes' answers are g's own. foresightGoodput's bound fetches each
-// popular key at its first request, whatever the pace, and is higher.
-func pacedForesightGoodput(g admResult) float64 {
-	m := g.mix
-	rng := rand.New(rand.NewPCG(1, 2))
-	zipf := rand.NewZipf(rng, admShowS, admShowV, admShowPop-1)
-	light := int(admLight / (100 * time.Millisecond))
-	windows := light + int(admSurge/(100*time.Millisecond))
-	perWindow := float64(g.normal) / float64(windows)
-	cached := map[uint64]bool{}
-	asked := map[uint64]int{}
-	var answers, budget float64
-	for w := range windows {
-		rate := float64(admSurgeRate)
-		if w < light {
-			rate = admLightRate
-		}
-		clear(asked)
-		var firsts int
-		for range int(rate / 10 * float64(m.show+m.issue) / 100) {
-			if rng.IntN(m.show+m.issue) >= m.show {
-				firsts++
-				continue
-			}
-			if k := zipf.Uint64(); cached[k] {
-				answers++
-			} else {
-				asked[k]++
-			}
-		}
-		keys := slices.Sorted(maps.Keys(asked)) // a lower key is a more popular one
-		budget += perWindow
-		for _, k := range keys {
-			if budget < 1 {
-				break
-			}
-			answers += float64(asked[k])
-			cached[k] = true
-			budget--
-		}
-		f := min(float64(firsts), math.Floor(budget))
-		answers += f
-		budget = min(budget-f, 1) // a backend's idle time is not saved up
-	}
-	c := g.rep.Classes
-	gain := answers - float64(c["show"].OK+c["issue"].OK)
-	return g.goodput + gain/g.rep.DurationS
-}
-
-// foresightGoodput bounds the goodput any admission policy could have
-// had with the same backend calls for class normal as g's: every call
-// spent on the most requested show-code keys not yet cached, each fetched
-// at its key's first request and every later request for it a hit (the
-// future known in advance, no call spent on a first-time code). With the
-// zipf law of admScenario, a key k of R show requests gets n_k = R p_k
-// requests; fetched first, it answers n_k - P(asked at all) more from the
-// cache. The other classes' answers are g's own.
-func foresightGoodput(g admResult) float64 {
-	c := g.rep.Classes
-	r := float64(c["show"].Sent)
-	var z float64
-	for k := range admShowPop {
-		z += math.Pow(admShowV+float64(k), -admShowS)
-	}
-	answers := float64(g.normal) // one per call
-	for k := range min(int(g.normal), admShowPop) {
-		n := r * math.Pow(admShowV+float64(k), -admShowS) / z
-		answers += n - (1 - math.Exp(-n))
-	}
-	gain := answers - float64(c["show"].OK+c["issue"].OK)
-	return g.goodput + gain/g.rep.DurationS
 }
