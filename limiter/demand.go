@@ -32,9 +32,9 @@ import "sync/atomic"
 // was raised by other keys, so the sample is an eighth of the counters:
 // at a halving, at most half a raise per counter on average. Measured
 // with TinyLFU's sample (ten times the counters), 64 Ki counters ranked
-// 30% of 42,000 first-time keys above the bottom after 60,000 misses, a
-// tenth of one 10x surge; with this sample, none
-// (TestDemandFirstRequestsRankLowest).
+// 83% of the first-time keys above the bottom after 300,000 misses (30%
+// after 60,000, a little more than one admission bench surge sends);
+// with this sample, 0.3% (TestDemandFirstRequestsRankLowest).
 //
 // A retry counts as demand: a resident who retries climbs a rank. The
 // route's per_key rate bounds what one key can gain that way.

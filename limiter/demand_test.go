@@ -204,8 +204,9 @@ func TestDemandCachesMoreOfTheHotKeys(t *testing.T) {
 // fetched. Ranked by demand, the fetches answer nearly as many show-code
 // requests as fetching, each window, the most popular keys asked for, the
 // popularity known in advance: what any admission could do with the
-// backend's pace. (The bench's own bound, the most popular keys each at
-// its first request, ignores that pace and is higher.)
+// backend's pace. (The bench prints the same estimate for each run, and
+// a perfect-foresight bound, the most popular keys each at its first
+// request, that ignores the pace and is higher.)
 func TestDemandNearlyMatchesForesight(t *testing.T) {
 	const newCode = 1 << 40
 	run := func(rank func(k uint64) uint64) (answered, asked int) {
