@@ -40,6 +40,7 @@ type issuerStats struct {
 	Served         int64            `json:"served"`
 	Scans          int64            `json:"scans"`
 	Duplicates     int64            `json:"duplicates"`
+	CodesAgain     int64            `json:"codes_again"`
 	InFlight       int64            `json:"in_flight"`
 	Ops            map[string]int64 `json:"ops"`
 	ErrorsInjected int64            `json:"errors_injected"`

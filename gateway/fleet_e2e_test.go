@@ -402,7 +402,7 @@ func TestFleetSurge(t *testing.T) {
 
 	is1 := lockstepIssuer(t)
 	one := startGateway(t, admissionConfig(is1.addr()))
-	runSurge(t, is1, scenario, "http://"+one.Addrs[0], []gatewayProc{one})
+	single := runSurge(t, is1, scenario, "http://"+one.Addrs[0], []gatewayProc{one})
 	singleRatio := hitRatio(t, []gatewayProc{one})
 	one.Kill()
 
@@ -419,6 +419,10 @@ func TestFleetSurge(t *testing.T) {
 			metricValue(m, "gateway_fleet_signals_sent_total"), metricValue(m, "gateway_fleet_signals_received_total"))
 	}
 	t.Logf("hit ratio: one gateway %.3f, three sharing Redis %.3f (%d answers from Redis)", singleRatio, fleetRatio, shared)
+	// A code the issuer had issued before is a fetch a cache could have
+	// answered: the fleet's include a key fetched by two gateways at once.
+	t.Logf("issuer's codes asked for again (of its code requests): one gateway %d of %d, three %d of %d",
+		single.st.CodesAgain, single.st.Ops["code"], fleet.st.CodesAgain, fleet.st.Ops["code"])
 
 	name := "3 gateways sharing Redis, patient, " + admMixes[0].name
 	c := fleet.rep.Classes

@@ -31,7 +31,11 @@ func writeCode(ctx *fasthttp.RequestCtx, c code, now time.Time) {
 // answerCode: GET /v1/codes/{id}, get-or-create.
 func (s *Issuer) answerCode(ctx *fasthttp.RequestCtx, id []byte, now time.Time) {
 	if checkID(ctx, id, now) {
-		writeCode(ctx, s.codes.get(string(id), now), now)
+		c, again := s.codes.get(string(id), now)
+		if again {
+			s.stats.codesAgain.Add(1)
+		}
+		writeCode(ctx, c, now)
 	}
 }
 
@@ -57,7 +61,8 @@ func (s *Issuer) answerRelative(ctx *fasthttp.RequestCtx, id, rid []byte, now ti
 	}
 	birth, _ := residentid.Birth(rid)
 	if age := ageAt(birth, now); age < 18 || age >= 60 {
-		writeCode(ctx, s.codes.get(string(rid), now), now)
+		c, _ := s.codes.get(string(rid), now) // a relative's code: not counted in CodesAgain
+		writeCode(ctx, c, now)
 		return
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")

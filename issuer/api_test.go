@@ -63,10 +63,16 @@ func TestCodeGetOrCreate(t *testing.T) {
 	if want := "max-age=2588400"; cc2 != want {
 		t.Errorf("Cache-Control an hour later: got %q; want %q", cc2, want)
 	}
+	if st := ti.stats(t); st.CodesAgain != 1 {
+		t.Errorf("codes_again after one code asked for twice: %d; want 1", st.CodesAgain)
+	}
 	ti.clock.Advance(CodeValidity)
 	c3, _ := getCode(t, ti, testID)
 	if c3.Serial != 2 || c3.Code == c1.Code {
 		t.Errorf("code after expiry: got serial %d; want a new code, serial 2", c3.Serial)
+	}
+	if st := ti.stats(t); st.CodesAgain != 1 {
+		t.Errorf("codes_again after a code issued anew on expiry: %d; want still 1", st.CodesAgain)
 	}
 	if got := ti.stats(t).Ops["code"]; got != 3 {
 		t.Errorf("ops.code: got %d; want 3", got)

@@ -94,16 +94,17 @@ func (sh *codeShard) entryLocked(id string) *codeEntry {
 }
 
 // get returns id's current code, issuing one when there is none or it
-// expired.
-func (s *codeStore) get(id string, now time.Time) code {
+// expired; again reports that the code was issued before.
+func (s *codeStore) get(id string, now time.Time) (c code, again bool) {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e := sh.entryLocked(id)
 	if e.Text == "" || !now.Before(e.ExpiresAt) {
 		s.issueLocked(e, id, now)
+		return e.code, false
 	}
-	return e.code
+	return e.code, true
 }
 
 // reissue replaces id's code with a new one, or issues a first one. It

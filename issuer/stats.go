@@ -10,18 +10,22 @@ import (
 // Stats are the issuer's counters, as GET /stats on the admin listener
 // reports them. Counts are since the start or the last reset.
 type Stats struct {
-	Served         int64            `json:"served"`          // answers sent
-	Received       int64            `json:"received"`        // requests received
-	Queued         int64            `json:"queued"`          // now waiting for a worker
-	InFlight       int64            `json:"in_flight"`       // now received and not yet answered
-	MaxInFlight    int64            `json:"max_in_flight"`   // highest InFlight
-	Hung           int64            `json:"hung"`            // now held by the hang fault
-	Workers        int64            `json:"workers"`         // the worker count now
-	Ops            map[string]int64 `json:"ops"`             // requests received per operation
-	Scans          int64            `json:"scans"`           // samples registered
-	Duplicates     int64            `json:"duplicates"`      // non-idempotent requests seen again
-	ErrorsInjected int64            `json:"errors_injected"` // 500s from the error-rate fault
-	LatencyMs      LatencySummary   `json:"latency_ms"`
+	Served      int64            `json:"served"`        // answers sent
+	Received    int64            `json:"received"`      // requests received
+	Queued      int64            `json:"queued"`        // now waiting for a worker
+	InFlight    int64            `json:"in_flight"`     // now received and not yet answered
+	MaxInFlight int64            `json:"max_in_flight"` // highest InFlight
+	Hung        int64            `json:"hung"`          // now held by the hang fault
+	Workers     int64            `json:"workers"`       // the worker count now
+	Ops         map[string]int64 `json:"ops"`           // requests received per operation
+	Scans       int64            `json:"scans"`         // samples registered
+	Duplicates  int64            `json:"duplicates"`    // non-idempotent requests seen again
+	// CodesAgain counts code requests answered with a code issued before
+	// and still valid: what a cache or coalescing in front could have
+	// answered (after a restart or a reset, only codes issued since).
+	CodesAgain     int64          `json:"codes_again"`
+	ErrorsInjected int64          `json:"errors_injected"` // 500s from the error-rate fault
+	LatencyMs      LatencySummary `json:"latency_ms"`
 	// BusyMs is the time workers spent holding jobs, NominalMs the service
 	// times asked of them (the capacity model's); BusyMs is larger when a
 	// busy machine fires the workers' timers late.
@@ -34,7 +38,7 @@ type Stats struct {
 // concurrent use.
 type counters struct {
 	received, served, inFlight, maxInFlight, hung atomic.Int64
-	scans, duplicates, errorsInjected             atomic.Int64
+	scans, duplicates, errorsInjected, codesAgain atomic.Int64
 	ops                                           [numOps]atomic.Int64
 	latency                                       histogram
 	requestIDs                                    seenSet // X-Request-Id of non-idempotent requests
@@ -63,7 +67,7 @@ func (c *counters) answered(d time.Duration) {
 // reset zeroes the counts, the latency histogram and the sets of seen
 // request and sample IDs, and lowers MaxInFlight to InFlight.
 func (c *counters) reset() {
-	for _, v := range []*atomic.Int64{&c.received, &c.served, &c.scans, &c.duplicates, &c.errorsInjected} {
+	for _, v := range []*atomic.Int64{&c.received, &c.served, &c.scans, &c.duplicates, &c.errorsInjected, &c.codesAgain} {
 		v.Store(0)
 	}
 	for i := range c.ops {
@@ -94,6 +98,7 @@ func (s *Issuer) Stats() Stats {
 		Ops:            ops,
 		Scans:          c.scans.Load(),
 		Duplicates:     c.duplicates.Load(),
+		CodesAgain:     c.codesAgain.Load(),
 		ErrorsInjected: c.errorsInjected.Load(),
 		LatencyMs:      c.latency.summary(),
 		BusyMs:         float64(s.pool.busy.Load()) / 1e6,
