@@ -10,22 +10,19 @@ import (
 // Stats are the issuer's counters, as GET /stats on the admin listener
 // reports them. Counts are since the start or the last reset.
 type Stats struct {
-	Served      int64            `json:"served"`        // answers sent
-	Received    int64            `json:"received"`      // requests received
-	Queued      int64            `json:"queued"`        // now waiting for a worker
-	InFlight    int64            `json:"in_flight"`     // now received and not yet answered
-	MaxInFlight int64            `json:"max_in_flight"` // highest InFlight
-	Hung        int64            `json:"hung"`          // now held by the hang fault
-	Workers     int64            `json:"workers"`       // the worker count now
-	Ops         map[string]int64 `json:"ops"`           // requests received per operation
-	Scans       int64            `json:"scans"`         // samples registered
-	Duplicates  int64            `json:"duplicates"`    // non-idempotent requests seen again
-	// CodesAgain counts code requests answered with a code issued before
-	// and still valid: what a cache or coalescing in front could have
-	// answered (after a restart or a reset, only codes issued since).
-	CodesAgain     int64          `json:"codes_again"`
-	ErrorsInjected int64          `json:"errors_injected"` // 500s from the error-rate fault
-	LatencyMs      LatencySummary `json:"latency_ms"`
+	Served         int64            `json:"served"`          // answers sent
+	Received       int64            `json:"received"`        // requests received
+	Queued         int64            `json:"queued"`          // now waiting for a worker
+	InFlight       int64            `json:"in_flight"`       // now received and not yet answered
+	MaxInFlight    int64            `json:"max_in_flight"`   // highest InFlight
+	Hung           int64            `json:"hung"`            // now held by the hang fault
+	Workers        int64            `json:"workers"`         // the worker count now
+	Ops            map[string]int64 `json:"ops"`             // requests received per operation
+	Scans          int64            `json:"scans"`           // samples registered
+	Duplicates     int64            `json:"duplicates"`      // non-idempotent requests seen again
+	CodesAgain     int64            `json:"codes_again"`     // code requests for a code issued before, still valid: a cache in front could have answered
+	ErrorsInjected int64            `json:"errors_injected"` // 500s from the error-rate fault
+	LatencyMs      LatencySummary   `json:"latency_ms"`
 	// BusyMs is the time workers spent holding jobs, NominalMs the service
 	// times asked of them (the capacity model's); BusyMs is larger when a
 	// busy machine fires the workers' timers late.

@@ -226,7 +226,7 @@
 // RTT (with no such wait, a level a little too tight idled slots, the
 // windows after served less and cut it further: the issuer 86-90% busy).
 // Goodput over HAProxy's in the repeat show-code mix went from 1.12-1.22x
-// to 1.29-1.38x. What is left is the price of not knowing the future: in
+// to 1.29-1.41x. What is left is the price of not knowing the future: in
 // that surge, simulated in 100 ms windows at the backend's pace, ranking
 // by demand answers 0.93 of what fetching the most popular keys, known in
 // advance, would (TestDemandNearlyMatchesForesight), and the gateway's
