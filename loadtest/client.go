@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,24 @@ func parseTarget(s string) (target, error) {
 	return t, nil
 }
 
+// parseTargets parses a comma-separated list of base URLs (each as
+// parseTarget wants it): a run sends its tries to them in turn.
+func parseTargets(s string) ([]target, error) {
+	urls := strings.Split(s, ",")
+	ts := make([]target, 0, len(urls))
+	for i, u := range urls {
+		t, err := parseTarget(strings.TrimSpace(u))
+		if err != nil {
+			if len(urls) > 1 {
+				err = fmt.Errorf("target %d of %d: %w", i+1, len(urls), err)
+			}
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
 // doer sends one try; *fasthttp.HostClient and *fasthttp.PipelineClient
 // are doers.
 type doer interface {
@@ -52,7 +71,60 @@ type doer interface {
 var (
 	_ doer = (*fasthttp.HostClient)(nil)
 	_ doer = (*fasthttp.PipelineClient)(nil)
+	_ doer = (*spread)(nil)
 )
+
+// newDoer returns the client a run sends its tries with: one target's,
+// or a spread over several.
+func newDoer(ts []target, o Options, timeout time.Duration) doer {
+	one := func(t target) doer {
+		if o.Pipeline > 0 {
+			return newPipelineClient(t, o.Connections, o.Pipeline)
+		}
+		return newHostClient(t, o.Connections, timeout)
+	}
+	if len(ts) == 1 {
+		return one(ts[0])
+	}
+	s := &spread{}
+	for _, t := range ts {
+		s.doers = append(s.doers, one(t))
+	}
+	return s
+}
+
+// spread sends each try to the next of several targets in turn, as a
+// balancer in front of them with many clients would: the same number of
+// tries to each, whatever they answer. One target address shared by
+// several processes (SO_REUSEPORT, or an L4 balancer passing connections
+// through) does not do that with this harness: its one pool reuses
+// whichever connection frees first, so a process that answers faster
+// (sheds more) gets more of the tries. Measured with three gateways on
+// one port in a surge: the gateway shedding the most got 46% of class
+// normal's tries.
+type spread struct {
+	doers []doer
+	next  atomic.Uint64
+}
+
+func (s *spread) DoTimeout(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	return s.doers[s.next.Add(1)%uint64(len(s.doers))].DoTimeout(req, resp, timeout)
+}
+
+// hostClients returns d's HostClients: d itself, or a spread's.
+func hostClients(d doer) []*fasthttp.HostClient {
+	switch d := d.(type) {
+	case *fasthttp.HostClient:
+		return []*fasthttp.HostClient{d}
+	case *spread:
+		var hcs []*fasthttp.HostClient
+		for _, e := range d.doers {
+			hcs = append(hcs, hostClients(e)...)
+		}
+		return hcs
+	}
+	return nil
+}
 
 // newPipelineClient returns a fasthttp client of t that pipelines up to
 // depth requests on each of at most conns connections.

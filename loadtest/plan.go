@@ -64,7 +64,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // reporting every problem.
 func compile(s *Scenario, report reportFunc) *plan {
 	p := &plan{sched: compileSchedule(s.Phases, report)}
-	checkTarget(s.Target, "target", report)
+	checkTarget(s.Target, "target", true, report)
 	if s.Timeout <= 0 || s.Timeout > 10*time.Minute {
 		report("timeout", "must be more than 0 and at most 10m, got %v", s.Timeout)
 	}
@@ -90,12 +90,19 @@ func compile(s *Scenario, report reportFunc) *plan {
 	return p
 }
 
-// checkTarget reports a base URL that is not http(s)://host:port.
-func checkTarget(target, key string, report reportFunc) {
+// checkTarget reports a base URL that is not http(s)://host:port; with
+// list, a comma-separated list of them.
+func checkTarget(target, key string, list bool, report reportFunc) {
 	if target == "" {
 		return
 	}
-	if _, err := parseTarget(target); err != nil {
+	var err error
+	if list {
+		_, err = parseTargets(target)
+	} else {
+		_, err = parseTarget(target)
+	}
+	if err != nil {
 		report(key, "%v", err)
 	}
 }
@@ -113,7 +120,7 @@ func (p *plan) compileClients(cs []Client, key string, m *mix[*behaviour], repor
 
 // compileSetup validates the setup section.
 func (p *plan) compileSetup(st Setup, report reportFunc) {
-	checkTarget(st.Target, "setup.target", report)
+	checkTarget(st.Target, "setup.target", false, report)
 	if st.Pool < 1 || st.Pool > 100000 {
 		report("setup.pool", "must be 1 to 100000, got %d", st.Pool)
 	}

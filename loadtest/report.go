@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -137,7 +138,7 @@ func ReadReport(path string) (*Report, error) {
 // report builds the report of a finished run.
 func (r *runner) report(gen Generator, setup SetupReport, actions []ActionResult, wall time.Duration) *Report {
 	p, d := r.plan, &r.disp
-	rep := &Report{Scenario: r.scen.Name, Description: r.scen.Description, Target: r.tgt.url,
+	rep := &Report{Scenario: r.scen.Name, Description: r.scen.Description, Target: r.targetURLs(),
 		StartedAt: r.start.UTC().Round(time.Millisecond), DurationS: p.sched.total.Seconds(),
 		WallS: wall.Seconds(), Classes: map[string]*ClassReport{}, Setup: setup, Actions: actions}
 	recs := r.rec.merged()
@@ -292,3 +293,12 @@ func rowSum(row []int64) int64 {
 
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// targetURLs is the run's targets as Options.Target takes them.
+func (r *runner) targetURLs() string {
+	urls := make([]string, len(r.tgts))
+	for i, t := range r.tgts {
+		urls[i] = t.url
+	}
+	return strings.Join(urls, ",")
+}

@@ -320,3 +320,27 @@ requests:
 		t.Errorf("generator %+v; want pipeline 8 on 4 connections", r.Generator)
 	}
 }
+
+// Several targets get the tries in turn, the same number each, however
+// fast each answers: one pool of connections reused as they free up sends
+// more to the faster one, which is not what a balancer in front of many
+// clients does.
+func TestTargetsGetTriesInTurn(t *testing.T) {
+	fast := startServer(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	slow := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(10 * time.Millisecond)
+		ctx.SetBodyString("ok")
+	})
+	s := parse(t, `
+phases: [{rate: 400, duration: 1s}]
+requests: [{class: a, path: /}]
+`)
+	r := run(t, s, Options{Target: fast.url + ", " + slow.url})
+	f, w := fast.received.Load(), slow.received.Load()
+	if r.Sent != 400 || f+w != 400 || f != 200 {
+		t.Errorf("sent %d: %d to the fast target, %d to the slow one; want 400, 200 each", r.Sent, f, w)
+	}
+	if want := fast.url + "," + slow.url; r.Target != want {
+		t.Errorf("report's target %q; want %q", r.Target, want)
+	}
+}

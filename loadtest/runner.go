@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/valyala/fasthttp"
 )
 
 // Defaults of Options.
@@ -28,7 +27,8 @@ var ErrUsage = errors.New("loadtest: bad usage")
 // Options are a run's settings besides the scenario. The zero value runs
 // the scenario as written.
 type Options struct {
-	// Target overrides Scenario.Target.
+	// Target overrides Scenario.Target (one base URL, or several
+	// comma-separated).
 	Target string
 	// SetupTarget overrides Scenario.Setup.Target.
 	SetupTarget string
@@ -72,7 +72,8 @@ type runner struct {
 	scen  *Scenario
 	plan  *plan
 	opts  Options
-	tgt   target
+	tgt   target   // the first of tgts: the Host header, and setup's default
+	tgts  []target // tries go to each in turn
 	hc    doer
 	pools []*codePool // by template, for {code}
 	runID string
@@ -125,7 +126,7 @@ func newRunner(ctx context.Context, s *Scenario, opts Options) (*runner, error) 
 	if opts.Target == "" {
 		return nil, fmt.Errorf("%w: no target: set target in %s or give -target", ErrUsage, s.Path)
 	}
-	tgt, err := parseTarget(opts.Target)
+	tgts, err := parseTargets(opts.Target)
 	if err != nil {
 		return nil, fmt.Errorf("%w: target: %v", ErrUsage, err)
 	}
@@ -143,12 +144,9 @@ func newRunner(ctx context.Context, s *Scenario, opts Options) (*runner, error) 
 	}
 	id := make([]byte, 4)
 	rand.Read(id) //nolint:errcheck // never fails
-	r := &runner{scen: s, plan: p, opts: opts, tgt: tgt, ctx: ctx, runID: hex.EncodeToString(id),
+	r := &runner{scen: s, plan: p, opts: opts, tgt: tgts[0], tgts: tgts, ctx: ctx, runID: hex.EncodeToString(id),
 		today: utcDate(time.Now()), con: newConsole(opts.Log, opts.Progress)}
-	r.hc = newHostClient(tgt, opts.Connections, p.maxTimeout)
-	if opts.Pipeline > 0 {
-		r.hc = newPipelineClient(tgt, opts.Connections, opts.Pipeline)
-	}
+	r.hc = newDoer(tgts, opts, p.maxTimeout)
 	return r, nil
 }
 
@@ -191,8 +189,8 @@ func (r *runner) run(setup SetupReport) *Report {
 	r.rec = newRecorder(nclass, max(2, runtime.GOMAXPROCS(0)))
 	r.pool = newWorkerPool(r.opts.MaxInFlight, r.newWorker)
 	warm := warmConns(r.plan.sched.rateAt(0), r.opts.Connections)
-	if hc, ok := r.hc.(*fasthttp.HostClient); ok {
-		warmUp(hc, warm, min(r.plan.maxTimeout, time.Second))
+	for _, hc := range hostClients(r.hc) {
+		warmUp(hc, max(1, warm/len(r.tgts)), min(r.plan.maxTimeout, time.Second))
 	}
 	r.pool.prestart(warm)
 	r.disp.lag = newHist(histDigits)

@@ -54,8 +54,9 @@ type Scenario struct {
 	// Description is free text shown in the HTML report.
 	Description string `yaml:"description"`
 	// Target is the base URL requests go to, http://host:port or
-	// https://host:port, no path. Options.Target overrides it; one of the
-	// two is required.
+	// https://host:port, no path; or several, comma-separated, which the
+	// tries go to in turn (a balancer in front of several gateways:
+	// spread). Options.Target overrides it; one of the two is required.
 	Target string `yaml:"target"`
 	// Timeout is the per-try timeout: a try not answered within it counts as
 	// a timeout and its connection is closed. Default 2s. A request may

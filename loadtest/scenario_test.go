@@ -63,6 +63,8 @@ requests: [{class: a, path: /}]
 	f(ok+"thresholds: [\"b.success >= 0.9\"]\n", `bad.yaml:3: thresholds[0]: bad rule "b.success >= 0.9": no class "b"`)
 	f(ok+"thresholds: [\"a.speed >= 1\"]\n", `unknown metric "speed"`)
 	f(ok+"target: localhost:80\n", "bad.yaml:3: target: bad URL")
+	f(ok+"target: http://127.0.0.1:1,localhost:80\n", `bad.yaml:3: target: target 2 of 2: bad URL "localhost:80"`)
+	f(ok+"setup: {target: \"http://127.0.0.1:1,http://127.0.0.1:2\", path: /c}\n", "bad.yaml:3: setup.target: bad URL")
 	f(ok+"actions: [{at: 5s, post: \"http://x/faults\"}]\n", "bad.yaml:3: actions[0].at: must be 0 to the end of the phases (1s)")
 	f(`
 phases:
