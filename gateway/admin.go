@@ -155,12 +155,17 @@ type LimiterStatus struct {
 // ClassStatus is one priority class: its queue, admissions and
 // rejections (shed is their total; rejected breaks it down by reason).
 type ClassStatus struct {
-	Name       string            `json:"name"`
-	Queue      int               `json:"queue"`
-	Admitted   uint64            `json:"admitted"`
-	Shed       uint64            `json:"shed"`
-	Rejected   map[string]uint64 `json:"rejected"`
-	MeanWaitMs float64           `json:"mean_wait_ms"`
+	Name     string `json:"name"`
+	Queue    int    `json:"queue"`
+	Admitted uint64 `json:"admitted"`
+	// FreeNextRank and FreeAny count the admitted that the admission
+	// level cut off, taken in by a slot nobody waited for: within a
+	// demand rank of the level, and any (the slot left free a while).
+	FreeNextRank uint64            `json:"admitted_free_next_rank"`
+	FreeAny      uint64            `json:"admitted_free_any"`
+	Shed         uint64            `json:"shed"`
+	Rejected     map[string]uint64 `json:"rejected"`
+	MeanWaitMs   float64           `json:"mean_wait_ms"`
 	// Admitting is the share of the class's users the admission level
 	// lets through now (1: all; 0: shed at arrival).
 	Admitting float64 `json:"admitting"`
@@ -284,6 +289,7 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	}
 	for _, c := range ls.Classes {
 		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,
+			FreeNextRank: c.FreeNextRank, FreeAny: c.FreeAny,
 			Rejected: map[string]uint64{}, MeanWaitMs: ms(c.MeanWait), Admitting: c.Admitting}
 		for r, n := range c.Rejected {
 			if r != int(limiter.ReasonNone) {

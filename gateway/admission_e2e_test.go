@@ -243,6 +243,8 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 				Classes []struct {
 					Name     string            `json:"name"`
 					Admitted uint64            `json:"admitted"`
+					FreeNext uint64            `json:"admitted_free_next_rank"`
+					FreeAny  uint64            `json:"admitted_free_any"`
 					Rejected map[string]uint64 `json:"rejected"`
 				} `json:"classes"`
 			} `json:"limiter"`
@@ -408,18 +410,35 @@ func TestAdmissionSurge(t *testing.T) {
 		t.Errorf("issuer queue reached %d; want it bounded (target 3x its %d workers)", r.queue, admWorkers)
 	}
 	// The tolerance in force is on /status and /metrics: the configured
-	// 1.2, or 1.4 or 1.6 while check-ins or scans are shed or lost.
+	// 1.2, or 1.4 or 1.6 while check-ins or scans are shed or lost. So
+	// are class normal's admissions by free slots, part of its admitted
+	// (the level cuts through it, so the free-slot path takes some in).
 	var st struct {
 		Limiter struct {
 			Tolerance float64 `json:"tolerance"`
+			Classes   []struct {
+				Name     string `json:"name"`
+				Admitted uint64 `json:"admitted"`
+				FreeNext uint64 `json:"admitted_free_next_rank"`
+				FreeAny  uint64 `json:"admitted_free_any"`
+			} `json:"classes"`
 		} `json:"limiter"`
 	}
 	getJSON(t, gw.admin("/status"), &st)
 	if tol := st.Limiter.Tolerance; tol < 1.2-1e-9 || tol > 1.6+1e-9 {
 		t.Errorf("/status limiter.tolerance %v; want 1.2, 1.4 or 1.6", tol)
 	}
-	if m := getText(t, gw.admin("/metrics")); !strings.Contains(m, "gateway_limiter_tolerance_ratio ") {
-		t.Errorf("/metrics has no gateway_limiter_tolerance_ratio")
+	for _, k := range st.Limiter.Classes {
+		if k.Name == "normal" && (k.FreeNext+k.FreeAny == 0 || k.FreeNext+k.FreeAny > k.Admitted) {
+			t.Errorf("/status class normal: admitted %d, by a free slot %d within a rank and %d any; want some, within admitted",
+				k.Admitted, k.FreeNext, k.FreeAny)
+		}
+	}
+	m := getText(t, gw.admin("/metrics"))
+	for _, name := range []string{"gateway_limiter_tolerance_ratio ", `gateway_limiter_admitted_free_slot_total{class="normal",to="any"} `} {
+		if !strings.Contains(m, name) {
+			t.Errorf("/metrics has no %s", name)
+		}
 	}
 }
 

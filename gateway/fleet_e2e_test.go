@@ -32,9 +32,12 @@ func fleetConfig(target, redis string) string { return cacheConfig(target, share
 
 // fleetSurgeConfig is admissionConfig with the shared cache on redis and
 // the public listener on listen with reuse_port, so that several gateways
-// share it.
+// share it; listen "": a port of its own.
 func fleetSurgeConfig(target, redis, listen string) string {
 	cfg := admissionConfig(target) + "cache:\n" + sharedCache(redis) + "\n"
+	if listen == "" {
+		return cfg
+	}
 	return strings.Replace(cfg, `  listen: "127.0.0.1:0"`, fmt.Sprintf("  listen: %q\n  reuse_port: true", listen), 1)
 }
 
@@ -390,7 +393,7 @@ func hitRatio(t *testing.T, gws []gatewayProc) float64 {
 	return hits / max(lookups, 1)
 }
 
-// TestFleetSurge: three gateways on one port, sharing the cache in Redis,
+// TestFleetSurge: three gateways sharing the cache in Redis,
 // in front of the lockstep issuer at 10x (the admission benchmark's first
 // mix, patient clients), against one gateway alone in the same run: the
 // issuer's queue stays bounded, the priority order holds, and the fleet's
@@ -408,8 +411,24 @@ func TestFleetSurge(t *testing.T) {
 
 	r := proctest.StartRedis(t)
 	is := lockstepIssuer(t)
-	gws, addr := startFleetOnPort(t, 3, is.addr(), r.Addr)
-	fleet := runSurge(t, is, scenario, "http://"+addr, gws)
+	// Each gateway on a port of its own, the generator sending to each in
+	// turn (loadtest's spread), as a balancer in front of many clients
+	// would. Sharing one port, the generator's one pool of connections
+	// sent more to whichever gateway answered faster, that is shed more:
+	// in a traced run the gateway shedding the most got 46% of class
+	// normal's arrivals with as many slots as the others, and the fleet's
+	// hit ratio was 0.80-0.95x one gateway's in sixteen runs (median 0.92;
+	// 0.91-0.97x, median 0.94, in fifteen with the arrivals spread, the
+	// same code).
+	var gws []gatewayProc
+	var urls []string
+	for range 3 {
+		g := startGateway(t, fleetSurgeConfig(is.addr(), r.Addr, ""))
+		gws, urls = append(gws, g), append(urls, "http://"+g.Addrs[0])
+	}
+	waitSubscribed(t, gws)
+	target := strings.Join(urls, ",")
+	fleet := runSurge(t, is, scenario, target, gws)
 	fleetRatio := hitRatio(t, gws)
 	var shared uint64
 	for i, g := range gws {
@@ -442,12 +461,13 @@ func TestFleetSurge(t *testing.T) {
 		t.Errorf("three gateways: low class success %.3f above normal's %.3f", c["reissue"].Success, c["issue"].Success)
 	}
 	// Loose: Redis shares every fetch and the fleet's count of a key's
-	// misses ranks its fetch: the fleet's ratio was 0.96-1.06x the single
-	// gateway's in five bench runs (median 1.01) once the single gateway
-	// stopped resetting its level on a race, 0.72-1.06x before a queued
-	// miss looked again, 0.55x at worst before the gateways held their
-	// limits near each other's. make bench prints the figure against the
-	// target of 1.
+	// misses ranks its fetch: the fleet's ratio was 0.96-0.98x the single
+	// gateway's in four bench runs of the code now, 0.80-0.95x on one
+	// port before a free slot waited for 16 arrivals, 0.96-1.06x before
+	// free slots went first to the next demand rank, 0.72-1.06x before a
+	// queued miss looked again, 0.55x at worst before the gateways held
+	// their limits near each other's. make bench prints the figure
+	// against the target of 1.
 	if fleetRatio < 0.4*singleRatio || shared == 0 {
 		t.Errorf("hit ratio of the fleet %.3f (%d from Redis), one gateway %.3f; want it shared and near", fleetRatio, shared, singleRatio)
 	}

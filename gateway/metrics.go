@@ -225,6 +225,8 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 		metrics.WriteGaugeFloat64(w, "gateway_limiter_mean_wait_seconds"+l, c.MeanWait.Seconds())
 		metrics.WriteGaugeFloat64(w, "gateway_limiter_admitting_ratio"+l, c.Admitting)
 		metrics.WriteCounterUint64(w, "gateway_limiter_admitted_total"+l, c.Admitted)
+		metrics.WriteCounterUint64(w, fmt.Sprintf(`gateway_limiter_admitted_free_slot_total{class=%q,to="next_rank"}`, c.Name), c.FreeNextRank)
+		metrics.WriteCounterUint64(w, fmt.Sprintf(`gateway_limiter_admitted_free_slot_total{class=%q,to="any"}`, c.Name), c.FreeAny)
 		for r, n := range c.Rejected {
 			if r != int(limiter.ReasonNone) {
 				metrics.WriteCounterUint64(w, fmt.Sprintf(`gateway_limiter_rejected_total{class=%q,reason=%q}`,

@@ -148,6 +148,9 @@ type Limiter struct {
 	// freeAt is when a slot last came back that nobody took (Unix
 	// nanoseconds; 0 while in-flight is at the limit): see leftFree.
 	freeAt atomic.Int64
+	// passed counts the arrivals leftFree turned away since freeAt was
+	// set.
+	passed atomic.Int64
 	// levelFloor is the lowest level a window may set (HoldAbove); -1:
 	// none.
 	levelFloor atomic.Int64
@@ -247,6 +250,11 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 			return Token{}, k.reject(ReasonShed)
 		}
 		k.admitted.Add(1)
+		if int64(lvl) > level+conserveSpan {
+			k.freeAny.Add(1)
+		} else {
+			k.freeNext.Add(1)
+		}
 		return Token{l: l, epoch: l.epoch.Load()}, ReasonNone
 	}
 	var now time.Time
@@ -332,27 +340,53 @@ func (l *Limiter) tryInc() bool {
 	}
 }
 
-// leftFree reports whether a slot has been free for a quarter of the
-// minimum RTT (100 us at least): the users within a rank of the level had
-// first claim on it and did not take it, so any user of the class the
-// level cuts through may. Measured with the span alone, a level a little
-// too tight left slots idle, the windows after served less and cut the
-// level further: with impatient clients and half the offered load new
-// codes, the issuer was 86-90% busy in three runs of four (95-96% when
-// any user took a free slot). Left free for a sixteenth, a quarter and a
-// half of the minimum RTT: busy 96.5-97.5%, 96.6-98.0% and 94.7-96.9%;
-// goodput over HAProxy's in the 40% and repeat show-code mixes
-// 1.11-1.38x for a quarter (the code before, beside the sixteenth:
-// 1.03-1.20x). Counted in one fleet bench run, 31% of a single gateway's
-// class normal admissions still came this way. Widening the span by one
-// rank per sixteenth of the minimum RTT instead, so that nearer ranks
-// come first: in two interleaved rounds the same share of the paced
-// foresight bound (0.84-0.91), busy 96.5-98.2% against 93.9-97.8%; not
-// worth its arithmetic.
+// leftFree reports whether a free slot has waited long enough for a
+// user within a rank of the level: a quarter of the minimum RTT and
+// freeSlotPasses arrivals turned away since it came back (any user of the
+// class the level cuts through may take it then), or a whole minimum RTT
+// whatever the arrivals (100 us at least). Each call counts one arrival
+// turned away. Measured with the span alone, a level a little too tight
+// left slots idle, the windows after served less and cut the level
+// further: with impatient clients and half the offered load new codes,
+// the issuer was 86-90% busy in three runs of four (95-96% when any user
+// took a free slot). Left free for a sixteenth, a quarter and a half of
+// the minimum RTT: busy 96.5-97.5%, 96.6-98.0% and 94.7-96.9%; goodput
+// over HAProxy's in the 40% and repeat show-code mixes 1.11-1.38x for a
+// quarter (the code before, beside the sixteenth: 1.03-1.20x). Widening
+// the span by one rank per sixteenth of the minimum RTT instead, so that
+// nearer ranks come first: in two interleaved rounds the same share of
+// the paced foresight bound (0.84-0.91), busy 96.5-98.2% against
+// 93.9-97.8%; not worth its arithmetic.
+//
+// The count is for a fleet: a quarter of the minimum RTT is some 12
+// arrivals of class normal at one gateway in the fleet benchmark's surge,
+// and 4 at each of three gateways sharing it, so a free slot there went to
+// a key further down the ranks: 20-24% of the fleet's class normal
+// admissions came this way in two runs, 10-13% in four with the count
+// (15-20% at one gateway). Figures at freeSlotPasses.
 func (l *Limiter) leftFree() bool {
 	f := l.freeAt.Load()
-	return f != 0 && l.now().UnixNano()-f >= max(l.minRTT.Load()/4, int64(100*time.Microsecond))
+	if f == 0 {
+		return false
+	}
+	enough := l.passed.Add(1) > freeSlotPasses
+	waited, m := l.now().UnixNano()-f, max(l.minRTT.Load(), int64(100*time.Microsecond))
+	return enough && waited >= m/4 || waited >= m
 }
+
+// freeSlotPasses is how many arrivals of the class the level cuts through
+// a free slot waits for before any of them may take it (leftFree): about
+// what one gateway turns away in a quarter of the minimum RTT in the
+// fleet benchmark's surge. Measured there (TestFleetSurge, the arrivals
+// spread evenly over three gateways sharing Redis), the fleet's hit ratio
+// over one gateway's in the same run: 0.91-0.97 (median 0.94) in fifteen
+// runs with the quarter alone, 0.95-1.03 (median 0.98) in nine with the
+// count, the single gateway's own ratio unchanged (0.077-0.081). In the
+// admission benchmark's repeat show-code mix with impatient clients (one
+// gateway), the share of the paced foresight bound: 0.90 and 0.90 against
+// 0.90 and 0.91. A count alone (16, then any arrival; at most a minimum
+// RTT) read 0.87 and 0.87 there: impatient retries reach 16 sooner.
+const freeSlotPasses = 16
 
 // Release returns the slot and feeds the controller: rtt is the backend
 // round trip as the caller timed it (Config.LocalDelay is taken off),
@@ -379,7 +413,10 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 	l.updateLevel(cs, now, l.released, l.queueDelayTarget(now))
 	l.cmu.Unlock()
 	if n < l.limit.Load() {
-		l.freeAt.CompareAndSwap(0, now.UnixNano()) // a waiter's tryInc clears it when it takes the last one
+		// A waiter's tryInc clears freeAt when it takes the last slot.
+		if l.freeAt.CompareAndSwap(0, now.UnixNano()) {
+			l.passed.Store(0)
+		}
 	}
 	if l.waiting.Load() > 0 {
 		l.mu.Lock()

@@ -384,4 +384,79 @@ func TestAFreeSlotGoesFirstToTheRankBelowTheLevel(t *testing.T) {
 		t.Fatalf("the same, the slot left free for 100 us (no RTT measured yet): %v; want admitted", r)
 	}
 	tok.Release(time.Millisecond, OutcomeIgnore)
+	var st Stats
+	l.Stats(&st)
+	if n := st.Classes[1]; n.FreeNextRank != 1 || n.FreeAny != 1 {
+		t.Errorf("normal by a free slot: %d within a rank, %d further; want 1 and 1", n.FreeNextRank, n.FreeAny)
+	}
+}
+
+// TestAFreeSlotWaitsForEnoughArrivals: a free slot goes to a user further
+// than a rank below the level only after a quarter of the minimum RTT
+// and freeSlotPasses such arrivals turned away, or after a whole minimum
+// RTT. A gateway that sees a third of the arrivals (one of three in a
+// fleet) waits longer for its candidates, so it is as choosy as one that
+// sees them all. Fails on a rule of time alone (admitted at the first
+// arrival after a quarter of the minimum RTT).
+func TestAFreeSlotWaitsForEnoughArrivals(t *testing.T) {
+	l, clk := levelLimiter(t, "high", "normal")
+	l.limit.Store(2) // one slot for high below, one to leave free
+	l.minRTT.Store(int64(20 * time.Millisecond))
+	busy, r := l.Acquire(0, 0, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("high: %v", r)
+	}
+	defer busy.Release(time.Millisecond, OutcomeIgnore)
+	l.level.Store(1<<subBits + 23) // normal admitted to rank 5
+	d := NewDemand(1 << 12)
+	cold := d.User(0x0fed_cba9_8765_4321) // rank 0, four ranks below the level
+
+	free := func() { // takes the free slot with a user at the level and gives it back
+		t.Helper()
+		tok, r := l.Acquire(1, 0, time.Time{})
+		if r != ReasonNone {
+			t.Fatalf("normal at the top rank, a slot free: %v", r)
+		}
+		tok.Release(time.Millisecond, OutcomeIgnore)
+	}
+	turnedAway := func(n int, what string) {
+		t.Helper()
+		for i := range n {
+			if _, r := l.Acquire(1, cold, time.Time{}); r != ReasonShed {
+				t.Fatalf("%s: arrival %d admitted (%v); want shed", what, i+1, r)
+			}
+		}
+	}
+	var st Stats
+
+	free()
+	clk.Advance(5 * time.Millisecond) // a quarter of the minimum RTT
+	turnedAway(freeSlotPasses, "a quarter of the minimum RTT on")
+	tok, r := l.Acquire(1, cold, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("arrival %d after a quarter of the minimum RTT: %v; want admitted", freeSlotPasses+1, r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore)
+
+	free()
+	turnedAway(2*freeSlotPasses, "many arrivals at once")
+	clk.Advance(5 * time.Millisecond)
+	if tok, r = l.Acquire(1, cold, time.Time{}); r != ReasonNone {
+		t.Fatalf("after many arrivals and a quarter of the minimum RTT: %v; want admitted", r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore)
+
+	free()
+	clk.Advance(19 * time.Millisecond)
+	turnedAway(1, "few arrivals, 19 ms")
+	clk.Advance(time.Millisecond)
+	if tok, r = l.Acquire(1, cold, time.Time{}); r != ReasonNone {
+		t.Fatalf("few arrivals, the slot free a whole minimum RTT: %v; want admitted", r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore)
+
+	l.Stats(&st)
+	if n := st.Classes[1]; n.FreeAny != 3 || n.Admitted != 6 {
+		t.Errorf("normal: admitted %d, %d of them by a free slot left free; want 6 and 3", n.Admitted, n.FreeAny)
+	}
 }

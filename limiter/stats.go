@@ -44,6 +44,11 @@ type ClassStats struct {
 	QueueDepth int
 	// Admitted counts requests admitted, at once or after waiting.
 	Admitted uint64
+	// FreeNextRank and FreeAny count the admitted (of Admitted) that the
+	// admission level cut off, taken in by a slot nobody waited for: at
+	// once within a demand rank of the level, and any user of the class
+	// once the slot was left free (see the package doc, work-conserving).
+	FreeNextRank, FreeAny uint64
 	// Rejected counts rejections by Reason (index ReasonNone stays 0).
 	Rejected [NumReasons]uint64
 	// MeanWait is the recent mean time admitted requests spent queued
@@ -80,6 +85,7 @@ func (l *Limiter) Stats(s *Stats) {
 		cl := &s.Classes[i]
 		cl.QueueDepth = int(k.depth.Load())
 		cl.Admitted = k.admitted.Load()
+		cl.FreeNextRank, cl.FreeAny = k.freeNext.Load(), k.freeAny.Load()
 		for r := range cl.Rejected {
 			cl.Rejected[r] = k.rejected[r].Load()
 		}
