@@ -155,17 +155,17 @@ type LimiterStatus struct {
 // ClassStatus is one priority class: its queue, admissions and
 // rejections (shed is their total; rejected breaks it down by reason).
 type ClassStatus struct {
-	Name     string `json:"name"`
-	Queue    int    `json:"queue"`
-	Admitted uint64 `json:"admitted"`
+	Name       string            `json:"name"`
+	Queue      int               `json:"queue"`
+	Admitted   uint64            `json:"admitted"`
+	Shed       uint64            `json:"shed"`
+	Rejected   map[string]uint64 `json:"rejected"`
+	MeanWaitMs float64           `json:"mean_wait_ms"`
 	// FreeNextRank and FreeAny count the admitted that the admission
 	// level cut off, taken in by a slot nobody waited for: within a
 	// demand rank of the level, and any (the slot left free a while).
-	FreeNextRank uint64            `json:"admitted_free_next_rank"`
-	FreeAny      uint64            `json:"admitted_free_any"`
-	Shed         uint64            `json:"shed"`
-	Rejected     map[string]uint64 `json:"rejected"`
-	MeanWaitMs   float64           `json:"mean_wait_ms"`
+	FreeNextRank uint64 `json:"admitted_free_next_rank"`
+	FreeAny      uint64 `json:"admitted_free_any"`
 	// Admitting is the share of the class's users the admission level
 	// lets through now (1: all; 0: shed at arrival).
 	Admitting float64 `json:"admitting"`

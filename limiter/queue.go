@@ -27,12 +27,12 @@ type class struct {
 	head, tail *waiter // oldest first; guarded by Limiter.mu
 
 	admitted atomic.Uint64
+	rejected [numReasons]atomic.Uint64
+	waitNs   atomic.Int64  // total wait of admitted requests
+	rejRate  atomic.Uint64 // float64 bits: rejections per second, smoothed
 	// freeNext and freeAny count the admitted that the level cut off and
 	// a free slot took: within a demand rank of the level, and further.
 	freeNext, freeAny atomic.Uint64
-	rejected          [numReasons]atomic.Uint64
-	waitNs            atomic.Int64  // total wait of admitted requests
-	rejRate           atomic.Uint64 // float64 bits: rejections per second, smoothed
 
 	// Window stats, guarded by Limiter.cmu.
 	lastAdmitted uint64
