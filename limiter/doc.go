@@ -229,7 +229,13 @@
 // The count is for a fleet, whose gateways each see a third of the
 // arrivals: with the time alone a free slot there went to a key further
 // down the ranks, and the fleet's hit ratio was 0.94x one gateway's
-// (median of fifteen runs); 0.98x with the count.
+// (median of fifteen runs); 0.98x with the count. The wait is for the
+// lowest two classes only: a level cutting into check-ins held free
+// slots from most of them (ranked by hash, they are further than a rank
+// below the level), and in the three-gateway simulation
+// (TestUncoordinatedBaselinesHold) lower-class admissions while a higher
+// class lost went from 185 to 52 once any check-in took a free slot at
+// once.
 // Goodput over HAProxy's in the repeat show-code mix went from 1.12-1.22x
 // to 1.29-1.41x. What is left is the price of not knowing the future: in
 // that surge, simulated in 100 ms windows at the backend's pace, ranking

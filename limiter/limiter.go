@@ -241,9 +241,13 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 		// that the slot goes to a miss the cache will reuse rather than
 		// to any new code that happens to arrive first, and any user of
 		// the class once the slot was left free a while (leftFree).
-		// Classes wholly below the level get nothing.
+		// That is for the lowest two classes, which every gateway sheds
+		// in a surge (see urgency): a class above them that the level
+		// cuts into is losing requests that matter more than whose they
+		// are, and any of its users takes a free slot at once. Classes
+		// wholly below the level get nothing.
 		if c > int(level>>subBits) || l.waiting.Load() != 0 ||
-			int64(lvl) > level+conserveSpan && !l.leftFree() || !l.tryInc() {
+			c >= len(cs.list)-2 && int64(lvl) > level+conserveSpan && !l.leftFree() || !l.tryInc() {
 			if l.onLoss != nil && c == cs.marginalClass(level) {
 				l.onLoss(c) // the highest class the level sheds: lower ones get nothing anywhere
 			}

@@ -460,3 +460,34 @@ func TestAFreeSlotWaitsForEnoughArrivals(t *testing.T) {
 		t.Errorf("normal: admitted %d, %d of them by a free slot left free; want 6 and 3", n.Admitted, n.FreeAny)
 	}
 }
+
+// TestAFreeSlotGoesAtOnceToAnUpperClass: the demand-rank wait is for the
+// lowest two classes. A level cutting into class high (a gateway losing
+// check-ins) lets any check-in take a free slot at once: a check-in shed
+// beside a free slot is a loss with nothing gained. Before, the wait held
+// the slot from 7 check-ins in 8 (their hash ranks them further than a
+// rank below the level), and the three-gateway simulation's check-ins
+// lost more (TestSeveralGatewaysSimulated).
+func TestAFreeSlotGoesAtOnceToAnUpperClass(t *testing.T) {
+	l, _ := levelLimiter(t, "critical", "high", "normal", "low")
+	l.minRTT.Store(int64(20 * time.Millisecond))
+	busy, r := l.Acquire(0, 0, time.Time{}) // something in flight: no idle reset
+	if r != ReasonNone {
+		t.Fatalf("critical: %v", r)
+	}
+	defer busy.Release(time.Millisecond, OutcomeIgnore)
+	tok, r := l.Acquire(1, 0, time.Time{})
+	if r != ReasonNone {
+		t.Fatalf("high at the top rank: %v", r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore) // a slot free from now
+	l.level.Store(1<<subBits + 7)                // high admitted to its top rank only
+	if tok, r = l.Acquire(1, 7<<61, time.Time{}); r != ReasonNone {
+		t.Fatalf("a check-in at the bottom rank, a slot just freed: %v; want admitted", r)
+	}
+	tok.Release(time.Millisecond, OutcomeIgnore)
+	l.level.Store(2<<subBits + 7) // the same cut in class normal
+	if _, r := l.Acquire(2, 7<<61, time.Time{}); r != ReasonShed {
+		t.Fatalf("normal at the bottom rank, a slot just freed: %v; want shed (it waits for a rank nearer the level)", r)
+	}
+}
