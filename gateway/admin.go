@@ -163,7 +163,7 @@ type ClassStatus struct {
 	MeanWaitMs float64           `json:"mean_wait_ms"`
 	// FreeNextRank and FreeAny count the admitted that the admission
 	// level cut off, taken in by a slot nobody waited for: within a
-	// demand rank of the level, and any (the slot left free a while).
+	// demand rank of the level, and further below.
 	FreeNextRank uint64 `json:"admitted_free_next_rank"`
 	FreeAny      uint64 `json:"admitted_free_any"`
 	// Admitting is the share of the class's users the admission level

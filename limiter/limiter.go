@@ -246,15 +246,16 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 		// cuts into is losing requests that matter more than whose they
 		// are, and any of its users takes a free slot at once. Classes
 		// wholly below the level get nothing.
+		far := int64(lvl) > level+conserveSpan
 		if c > int(level>>subBits) || l.waiting.Load() != 0 ||
-			c >= len(cs.list)-2 && int64(lvl) > level+conserveSpan && !l.leftFree() || !l.tryInc() {
+			far && c >= len(cs.list)-2 && !l.leftFree() || !l.tryInc() {
 			if l.onLoss != nil && c == cs.marginalClass(level) {
 				l.onLoss(c) // the highest class the level sheds: lower ones get nothing anywhere
 			}
 			return Token{}, k.reject(ReasonShed)
 		}
 		k.admitted.Add(1)
-		if int64(lvl) > level+conserveSpan {
+		if far {
 			k.freeAny.Add(1)
 		} else {
 			k.freeNext.Add(1)
@@ -365,9 +366,9 @@ func (l *Limiter) tryInc() bool {
 // The count is for a fleet: a quarter of the minimum RTT is some 12
 // arrivals of class normal at one gateway in the fleet benchmark's surge,
 // and 4 at each of three gateways sharing it, so a free slot there went to
-// a key further down the ranks: 20-24% of the fleet's class normal
-// admissions came this way in two runs, 10-13% in four with the count
-// (15-20% at one gateway). Figures at freeSlotPasses.
+// a key further down the ranks: 20% of the fleet's class normal
+// admissions came this way in a run, 10-13% in four with the count
+// (15-21% at one gateway). Figures at freeSlotPasses.
 func (l *Limiter) leftFree() bool {
 	f := l.freeAt.Load()
 	if f == 0 {
@@ -385,7 +386,8 @@ func (l *Limiter) leftFree() bool {
 // spread evenly over three gateways sharing Redis), the fleet's hit ratio
 // over one gateway's in the same run: 0.91-0.97 (median 0.94) in fifteen
 // runs with the quarter alone, 0.95-1.03 (median 0.98) in nine with the
-// count, the single gateway's own ratio unchanged (0.077-0.081). In the
+// count, the single gateway's own ratio unchanged (0.076-0.081, one
+// disturbed run aside). In the
 // admission benchmark's repeat show-code mix with impatient clients (one
 // gateway), the share of the paced foresight bound: 0.90 and 0.90 against
 // 0.90 and 0.91. A count alone (16, then any arrival; at most a minimum

@@ -45,9 +45,10 @@ type ClassStats struct {
 	// Admitted counts requests admitted, at once or after waiting.
 	Admitted uint64
 	// FreeNextRank and FreeAny count the admitted (of Admitted) that the
-	// admission level cut off, taken in by a slot nobody waited for: at
-	// once within a demand rank of the level, and any user of the class
-	// once the slot was left free (see the package doc, work-conserving).
+	// admission level cut off, taken in by a slot nobody waited for:
+	// within a demand rank of the level (at once), and further below (in
+	// the lowest two classes once the slot was left free a while, above
+	// them at once; see Limiter.Acquire).
 	FreeNextRank, FreeAny uint64
 	// Rejected counts rejections by Reason (index ReasonNone stays 0).
 	Rejected [NumReasons]uint64

@@ -119,7 +119,9 @@ func hostClients(d doer) []*fasthttp.HostClient {
 	case *spread:
 		var hcs []*fasthttp.HostClient
 		for _, e := range d.doers {
-			hcs = append(hcs, hostClients(e)...)
+			if hc, ok := e.(*fasthttp.HostClient); ok {
+				hcs = append(hcs, hc)
+			}
 		}
 		return hcs
 	}
