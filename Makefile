@@ -11,7 +11,7 @@ run: build
 
 ## run-fleet: redis-server, the simulated issuer and three gateways sharing port 8080 and their cache
 run-fleet: build
-	./scripts/deps.sh redis
+	./scripts/deps.sh redis prometheus
 	./scripts/run-fleet.sh
 
 ## test: the whole suite (what .ci/run calls). The packages of units run

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 
 	"shedgate/cache"
@@ -31,9 +30,8 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/html; charset=utf-8")
 		ctx.SetBody(operatorPage)
 	case "/metrics":
-		ctx.SetContentType("text/plain; version=0.0.4")
-		g.metrics.set.WritePrometheus(ctx)
-		metrics.WriteProcessMetrics(ctx)
+		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+		g.writeMetrics(ctx)
 	case "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -345,36 +346,33 @@ func runLoadtestAdmin(t *testing.T, scenario, target, setupTarget, admin string)
 	return runLoadtestArgs(t, scenario, target, setupTarget, "-issuer-admin", admin)
 }
 
-var vmrangeRe = regexp.MustCompile(`_bucket\{vmrange="([^."]+\.[^."]+)\.\.\.([^"]+)"\} (\d+)`)
+var leRe = regexp.MustCompile(`_bucket\{(?:.*,)?le="([^"]+)"\} (\d+)`)
 
-// histogramQuantile reads a VictoriaMetrics histogram from Prometheus text
-// and returns the upper bound of the bucket holding quantile q.
+// histogramQuantile reads a Prometheus histogram (cumulative le buckets,
+// all series of the family added up) from /metrics text and returns the
+// upper bound of the bucket holding quantile q.
 func histogramQuantile(text, name string, q float64) float64 {
-	type bucket struct {
-		hi float64
-		n  float64
-	}
-	var bs []bucket
-	var total float64
+	byLE := map[float64]float64{}
 	for _, line := range strings.Split(text, "\n") {
 		if !strings.HasPrefix(line, name+"_bucket") {
 			continue
 		}
-		m := vmrangeRe.FindStringSubmatch(line)
+		m := leRe.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		hi, _ := strconv.ParseFloat(m[2], 64)
-		n, _ := strconv.ParseFloat(m[3], 64)
-		bs = append(bs, bucket{hi, n})
-		total += n
+		le, _ := strconv.ParseFloat(m[1], 64) // "+Inf" parses as +Inf
+		n, _ := strconv.ParseFloat(m[2], 64)
+		byLE[le] += n
 	}
-	slices.SortFunc(bs, func(a, b bucket) int { return int(math.Copysign(1, a.hi-b.hi)) })
-	var cum float64
-	for _, b := range bs {
-		cum += b.n
-		if cum >= q*total {
-			return b.hi
+	les := slices.Sorted(maps.Keys(byLE))
+	if len(les) == 0 {
+		return math.NaN()
+	}
+	total := byLE[les[len(les)-1]]
+	for _, le := range les {
+		if byLE[le] >= q*total {
+			return le
 		}
 	}
 	return math.NaN()

@@ -227,6 +227,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.startPools(st)
+	g.reload.lastSuccess.Store(g.started.Unix())
 	g.reload.load = opts.Load
 	if g.reload.load == nil {
 		path := cfg.Path

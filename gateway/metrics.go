@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -21,7 +24,15 @@ type routeMetrics struct {
 	route    string
 	class    string
 	byStatus [600]atomic.Pointer[metrics.Counter]
-	duration *metrics.Histogram
+	duration *metrics.PrometheusHistogram
+}
+
+// durationBuckets are the upper bounds (seconds) of the request and
+// rejection histograms: fine below 5 ms, where a shed answer and a hit
+// belong, coarse up to the longest upstream timeout.
+var durationBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.03, 0.05,
+	0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10,
 }
 
 func newRouteMetrics(set *metrics.Set, route, class string) *routeMetrics {
@@ -29,8 +40,8 @@ func newRouteMetrics(set *metrics.Set, route, class string) *routeMetrics {
 		set:   set,
 		route: route,
 		class: class,
-		duration: set.GetOrCreateHistogram(fmt.Sprintf(
-			`gateway_request_duration_seconds{route=%q,class=%q}`, route, class)),
+		duration: set.GetOrCreatePrometheusHistogramExt(fmt.Sprintf(
+			`gateway_request_duration_seconds{route=%q,class=%q}`, route, class), durationBuckets),
 	}
 }
 
@@ -77,18 +88,23 @@ type metricsRegistry struct {
 	unmatched *routeMetrics // requests no route matched
 	// rejections times the requests the gateway turned away (503 shed,
 	// 429 over the key's rate), from arrival to answer.
-	rejections *metrics.Histogram
+	rejections *metrics.PrometheusHistogram
 	mu         sync.Mutex // guards routes
 	routes     map[[2]string]*routeMetrics
+	buildInfo  string // the gateway_build_info sample
 }
 
 func newMetricsRegistry() *metricsRegistry {
+	// The library's switch for TYPE lines, which give the process's own
+	// families their types; exposition replaces its empty HELP lines.
+	metrics.ExposeMetadata(true)
 	set := metrics.NewSet()
 	return &metricsRegistry{
 		set:        set,
 		unmatched:  newRouteMetrics(set, "(none)", ""),
-		rejections: set.NewHistogram("gateway_rejection_duration_seconds"),
+		rejections: set.NewPrometheusHistogramExt("gateway_rejection_duration_seconds", durationBuckets),
 		routes:     make(map[[2]string]*routeMetrics),
+		buildInfo:  buildInfo(),
 	}
 }
 
@@ -135,7 +151,7 @@ func (r *metricsRegistry) registerPool(p *upstream.Pool) {
 	for name, read := range map[string]func() float64{
 		"gateway_upstream_retries_total":         func() float64 { return float64(p.Retries()) },
 		"gateway_upstream_retries_refused_total": func() float64 { return float64(p.RetriesRefused()) },
-		"gateway_upstream_retry_budget_left":     p.RetryBudget,
+		"gateway_upstream_retry_budget_retries":  p.RetryBudget,
 		"gateway_upstream_unavailable_total":     func() float64 { return float64(p.Unavailable()) },
 	} {
 		r.set.UnregisterMetric(name + pl)
@@ -213,11 +229,11 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	g.limiter.Stats(&ls)
 	metrics.WriteGaugeUint64(w, "gateway_limiter_limit", uint64(ls.Limit))
 	metrics.WriteGaugeUint64(w, "gateway_limiter_in_flight", uint64(ls.InFlight))
-	metrics.WriteGaugeFloat64(w, "gateway_limiter_min_rtt_seconds", ls.MinRTT.Seconds())
-	metrics.WriteGaugeFloat64(w, "gateway_limiter_p90_rtt_seconds", ls.P90RTT.Seconds())
-	metrics.WriteGaugeFloat64(w, "gateway_limiter_baseline_rtt_seconds", ls.BaselineRTT.Seconds())
+	metrics.WriteGaugeFloat64(w, `gateway_limiter_rtt_seconds{statistic="min"}`, ls.MinRTT.Seconds())
+	metrics.WriteGaugeFloat64(w, `gateway_limiter_rtt_seconds{statistic="p90"}`, ls.P90RTT.Seconds())
+	metrics.WriteGaugeFloat64(w, `gateway_limiter_rtt_seconds{statistic="baseline"}`, ls.BaselineRTT.Seconds())
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_tolerance_ratio", ls.Tolerance)
-	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_rate", ls.DrainRate)
+	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_requests_per_second", ls.DrainRate)
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_local_delay_seconds", ls.LocalDelay.Seconds())
 	for _, c := range ls.Classes {
 		l := fmt.Sprintf(`{class=%q}`, c.Name)
@@ -241,9 +257,43 @@ func (g *Gateway) writeConnMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_connections_open", uint64(g.deadlines.Len()))
 }
 
-// writeReloadMetrics writes the config version in force and the reloads.
+// writeReloadMetrics writes the config version in force, the reloads and
+// whether the last one took (as Prometheus's own
+// prometheus_config_last_reload_successful).
 func (g *Gateway) writeReloadMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_config_version", uint64(g.state.Load().version))
 	metrics.WriteCounterUint64(w, "gateway_config_reloads_total", g.reload.reloads.Load())
 	metrics.WriteCounterUint64(w, "gateway_config_reload_failures_total", g.reload.failures.Load())
+	ok := uint64(1)
+	if g.reload.lastFailed.Load() {
+		ok = 0
+	}
+	metrics.WriteGaugeUint64(w, "gateway_config_last_reload_successful", ok)
+	metrics.WriteGaugeUint64(w, "gateway_config_last_reload_success_timestamp_seconds", uint64(g.reload.lastSuccess.Load()))
+}
+
+// buildInfo is the gateway_build_info sample: constant 1, the build in labels.
+func buildInfo() string {
+	version, revision, goVersion := "unknown", "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		version = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	return fmt.Sprintf("gateway_build_info{version=%q,revision=%q,goversion=%q} 1\n", version, revision, goVersion)
+}
+
+// writeMetrics writes /metrics: the gateway's figures and the process's,
+// in the exposition format stock Prometheus reads (see exposition).
+func (g *Gateway) writeMetrics(w io.Writer) {
+	var raw bytes.Buffer
+	g.metrics.set.WritePrometheus(&raw)
+	metrics.WriteProcessMetrics(&raw)
+	raw.WriteString(g.metrics.buildInfo)
+	var e exposition
+	e.parse(raw.Bytes())
+	e.write(w)
 }

@@ -23,6 +23,10 @@ type reloader struct {
 	lastErrorAt time.Time
 
 	reloads, failures atomic.Uint64
+	// lastFailed: the last reload was refused; lastSuccess: Unix
+	// seconds of the last config that took (the start's included).
+	lastFailed  atomic.Bool
+	lastSuccess atomic.Int64
 }
 
 // ReloadStatus is the reload part of /status.
@@ -76,6 +80,7 @@ func (g *Gateway) Reload(why string) error {
 	}
 	if err != nil {
 		r.failures.Add(1)
+		r.lastFailed.Store(true)
 		r.lastError, r.lastErrorAt = err.Error(), time.Now()
 		g.log.Error("config reload refused; the running config stays", zap.String("why", why), zap.Error(err))
 		return err
@@ -83,6 +88,8 @@ func (g *Gateway) Reload(why string) error {
 	g.state.Store(next)
 	g.startPools(next)
 	r.reloads.Add(1)
+	r.lastFailed.Store(false)
+	r.lastSuccess.Store(time.Now().Unix())
 	g.retire(cur, next)
 	g.log.Info("config reloaded", zap.String("why", why), zap.Int("version", next.version),
 		zap.String("config_hash", cfg.Hash))

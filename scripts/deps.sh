@@ -7,6 +7,7 @@
 #   scripts/deps.sh nginx      # nginx, whose proxy_cache make bench measures cache hits against
 #   scripts/deps.sh wrk        # wrk, the generator of the per-core cache-hit benchmark
 #   scripts/deps.sh redis      # redis-server, the fleet's shared cache (tests start their own)
+#   scripts/deps.sh prometheus # prometheus and promtool: the scrape test, the metrics lint, the alert rules' tests
 #
 # Then, for example:
 #   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
@@ -22,7 +23,7 @@ need_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
 }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk|redis..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk|redis|prometheus..." >&2; exit 2; }
 for dep in "$@"; do
 	case $dep in
 	chromium)
@@ -45,8 +46,21 @@ for dep in "$@"; do
 		command -v redis-server >/dev/null || need_apt redis-server
 		redis-server --version
 		;;
+	prometheus)
+		# Debian's package would start a prometheus service on :9090, the
+		# gateway's admin port in make run: policy-rc.d keeps it stopped.
+		if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+			if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" -eq 0 ]; then
+				printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+				chmod +x /usr/sbin/policy-rc.d
+				trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+			fi
+			need_apt prometheus
+		fi
+		promtool --version 2>&1 | head -1
+		;;
 	*)
-		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk, redis)" >&2
+		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk, redis, prometheus)" >&2
 		exit 2
 		;;
 	esac
