@@ -11,7 +11,7 @@ run: build
 
 ## run-fleet: redis-server, the simulated issuer and three gateways sharing port 8080 and their cache
 run-fleet: build
-	./scripts/deps.sh redis prometheus
+	./scripts/deps.sh redis
 	./scripts/run-fleet.sh
 
 ## test: the whole suite (what .ci/run calls). The packages of units run
@@ -22,7 +22,7 @@ run-fleet: build
 ## two cores, and its allocation tests need sync.Pool to keep what it is
 ## given.
 test: vet
-	./scripts/deps.sh redis
+	./scripts/deps.sh redis prometheus
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -vx 'shedgate/gateway')
 	$(GO) test -race -count=1 -timeout 10m -run '^(TestInProcess|Fuzz)' ./gateway
 	$(GO) test -count=1 -timeout 30m ./gateway
