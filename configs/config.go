@@ -57,7 +57,7 @@ type Config struct {
 // public server's read buffer, the cache's memory and file and its Redis
 // connection are set up at start. A reload that changes one is refused
 // (see ErrorAt).
-var RestartOnly = []string{"server.max_header_bytes", "cache.max_bytes", "cache.persist_path", "cache.shared"}
+var RestartOnly = []string{"server.max_header_bytes", "server.probe_listen", "cache.max_bytes", "cache.persist_path", "cache.shared"}
 
 // ErrorAt returns an error naming c's file, the line of key (or of its
 // nearest ancestor present in the file) and key, for checks made after
@@ -88,11 +88,29 @@ type Server struct {
 	// DrainTimeout bounds the wait for in-flight requests on shutdown.
 	// Default 30s; must be > 0.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// DrainDelay is how long the gateway keeps serving after SIGTERM with
+	// /readyz answering 503 and every answer closing its connection, so
+	// that balancers take it out of rotation and clients move away before
+	// its listener closes. Default 5s; 0 closes at once. SIGINT, or a
+	// second signal, cuts the delay short.
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// ProbeListen is a host:port that serves only /healthz and /readyz,
+	// for probes from off the machine (a kubelet, a balancer's health
+	// check) without exposing /reload or /status. Default "": none.
+	ProbeListen string `yaml:"probe_listen"`
 	// AdminToken, when set, is required as "Authorization: Bearer <token>"
 	// by the admin endpoints that change something (POST /reload). An
 	// AdminListen that is not a loopback address is refused without one.
 	// Default "": none (loopback admin only). At least 16 characters.
+	// Set at most one of AdminToken, AdminTokenFile and AdminTokenEnv.
 	AdminToken string `yaml:"admin_token"`
+	// AdminTokenFile is a file holding the admin token (surrounding
+	// whitespace ignored), read at start and at each reload: a mounted
+	// secret rather than the token in the config. Default "".
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminTokenEnv names an environment variable holding the admin
+	// token. Default "".
+	AdminTokenEnv string `yaml:"admin_token_env"`
 	// TrustedProxies are the addresses or CIDR blocks (10.0.0.0/8,
 	// ::1) of proxies in front of the gateway whose X-Forwarded-For,
 	// X-Forwarded-Host, X-Forwarded-Proto, Forwarded and X-Request-Id the
@@ -453,6 +471,7 @@ func (c *Config) setDefaults() {
 		MaxHeaderBytes: 16384,
 		MaxBodyBytes:   65536,
 		DrainTimeout:   30 * time.Second,
+		DrainDelay:     5 * time.Second,
 	}
 	c.Limiter = Limiter{InitialLimit: limiter.DefaultInitialLimit, MinLimit: limiter.DefaultMinLimit,
 		MaxLimit: limiter.DefaultMaxLimit}

@@ -89,7 +89,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	wantServer := Server{Listen: ":8080", AdminListen: "127.0.0.1:9090", ReadTimeout: 5 * time.Second,
-		WriteTimeout: 5 * time.Second, MaxHeaderBytes: 16384, MaxBodyBytes: 65536, DrainTimeout: 30 * time.Second}
+		WriteTimeout: 5 * time.Second, MaxHeaderBytes: 16384, MaxBodyBytes: 65536, DrainTimeout: 30 * time.Second, DrainDelay: 5 * time.Second}
 	if !reflect.DeepEqual(c.Server, wantServer) {
 		t.Fatalf("server %+v; want %+v", c.Server, wantServer)
 	}
@@ -192,7 +192,7 @@ func TestLoadHash(t *testing.T) {
 func TestErrorsJoined(t *testing.T) {
 	_, err := Parse("many.yaml", []byte("server:\n  lisen: x\n  port: 1\n"))
 	want := "many.yaml:2: server.lisen: unknown key (did you mean listen?)\n" +
-		"many.yaml:3: server.port: unknown key (known: admin_listen, admin_token, drain_timeout, hit_request_ids, listen, max_body_bytes, max_header_bytes, read_timeout, reuse_port, trusted_proxies, write_timeout)"
+		"many.yaml:3: server.port: unknown key (known: admin_listen, admin_token, admin_token_env, admin_token_file, drain_delay, drain_timeout, hit_request_ids, listen, max_body_bytes, max_header_bytes, probe_listen, read_timeout, reuse_port, trusted_proxies, write_timeout)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n%v\nwant\n%s", err, want)
 	}
@@ -294,4 +294,26 @@ func TestMethodsList(t *testing.T) {
 	if w := c.Routes[2]; w.Idempotent {
 		t.Errorf("methods [GET, POST]: idempotent by default; want false (POST is not)")
 	}
+}
+
+func TestAdminTokenSources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("  from-a-mounted-secret-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SHEDGATE_TEST_TOKEN", "from-the-environment-0123")
+	f := func(server, want string) {
+		t.Helper()
+		c, err := Parse("t.yaml", []byte("server:\n  admin_listen: \"0.0.0.0:9090\"\n"+server+
+			"upstreams:\n  u: {targets: [\"127.0.0.1:9\"]}\nlimiter:\n  classes: [{name: c}]\nroutes:\n  - {name: r, path: /, upstream: u, class: c}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", server, err)
+		}
+		if c.Server.AdminToken != want {
+			t.Fatalf("%s: token %q; want %q", server, c.Server.AdminToken, want)
+		}
+	}
+	f("  admin_token_file: "+path+"\n", "from-a-mounted-secret-0123")
+	f("  admin_token_env: SHEDGATE_TEST_TOKEN\n", "from-the-environment-0123")
+	f("  admin_token: in-the-config-file-0123\n", "in-the-config-file-0123")
 }

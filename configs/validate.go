@@ -5,6 +5,8 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +48,38 @@ func (v *validator) nonNegative(key string, d time.Duration) {
 	}
 }
 
+// adminToken reads the admin token from the file or environment variable
+// the config names, at most one source being set.
+func (v *validator) adminToken(s *Server) {
+	var set []string
+	for key, val := range map[string]string{"server.admin_token": s.AdminToken,
+		"server.admin_token_file": s.AdminTokenFile, "server.admin_token_env": s.AdminTokenEnv} {
+		if val != "" {
+			set = append(set, key)
+		}
+	}
+	if len(set) > 1 {
+		slices.Sort(set)
+		v.errf(set[1], "set only one of %s", strings.Join(set, ", "))
+		return
+	}
+	switch {
+	case s.AdminTokenFile != "":
+		b, err := os.ReadFile(s.AdminTokenFile)
+		if err != nil {
+			v.errf("server.admin_token_file", "%v", err)
+			return
+		}
+		if s.AdminToken = strings.TrimSpace(string(b)); s.AdminToken == "" {
+			v.errf("server.admin_token_file", "%s is empty", s.AdminTokenFile)
+		}
+	case s.AdminTokenEnv != "":
+		if s.AdminToken = strings.TrimSpace(os.Getenv(s.AdminTokenEnv)); s.AdminToken == "" {
+			v.errf("server.admin_token_env", "environment variable %s is unset or empty", s.AdminTokenEnv)
+		}
+	}
+}
+
 func (v *validator) server() {
 	s := &v.c.Server
 	v.hostPort("server.listen", s.Listen, true)
@@ -56,6 +90,14 @@ func (v *validator) server() {
 	v.positive("server.read_timeout", s.ReadTimeout)
 	v.positive("server.write_timeout", s.WriteTimeout)
 	v.positive("server.drain_timeout", s.DrainTimeout)
+	v.nonNegative("server.drain_delay", s.DrainDelay)
+	if s.ProbeListen != "" {
+		v.hostPort("server.probe_listen", s.ProbeListen, true)
+		if (s.ProbeListen == s.Listen || s.ProbeListen == s.AdminListen) && !strings.HasSuffix(s.ProbeListen, ":0") {
+			v.errf("server.probe_listen", "same address as server.listen or server.admin_listen (%s)", s.ProbeListen)
+		}
+	}
+	v.adminToken(s)
 	if s.MaxHeaderBytes <= 0 {
 		v.errf("server.max_header_bytes", "must be > 0, got %d", s.MaxHeaderBytes)
 	}

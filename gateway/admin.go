@@ -32,23 +32,34 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		g.writeMetrics(ctx)
-	case "/healthz":
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"status":"ok"}`)
-	case "/readyz":
-		ctx.SetContentType("application/json")
-		if g.draining.Load() {
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString(`{"status":"draining"}`)
-			return
-		}
-		ctx.SetBodyString(`{"status":"ready"}`)
+	case "/healthz", "/readyz":
+		g.serveProbe(ctx)
 	case "/status":
 		g.writeStatus(ctx)
 	case "/reload":
 		g.serveReload(ctx)
 	default:
 		writeJSONError(ctx, fasthttp.StatusNotFound, []byte(`{"error":"not found"}`))
+	}
+}
+
+// serveProbe answers the probes, on the admin listener and on
+// server.probe_listen: /healthz (the process is alive), /readyz (it takes
+// traffic; 503 from the moment a drain starts).
+func (g *Gateway) serveProbe(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	switch string(ctx.Path()) {
+	case "/healthz":
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case "/readyz":
+		if g.draining.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(`{"status":"draining"}`)
+			return
+		}
+		ctx.SetBodyString(`{"status":"ready"}`)
+	default:
+		writeJSONError(ctx, fasthttp.StatusNotFound, []byte(`{"error":"not found: this listener serves /healthz and /readyz"}`))
 	}
 }
 

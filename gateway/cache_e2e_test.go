@@ -23,7 +23,7 @@ func cacheConfig(target, extraCache string, codeCache ...string) string {
 	if len(codeCache) > 0 {
 		cc = codeCache[0]
 	}
-	return configHead("  drain_timeout: 10s", "issuer", strconv.Quote(target), "    timeout: 5s") + fmt.Sprintf(`limiter:
+	return configHead("  drain_timeout: 10s\n  drain_delay: 0s", "issuer", strconv.Quote(target), "    timeout: 5s") + fmt.Sprintf(`limiter:
   classes:
     - {name: normal, max_queue: 1000, max_wait: 200ms}
 cache:

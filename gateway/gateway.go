@@ -80,6 +80,7 @@ type Gateway struct {
 
 	server *fasthttp.Server
 	admin  *fasthttp.Server
+	probes *fasthttp.Server // nil without server.probe_listen; guarded by lns.mu
 	lns    listeners
 	// lastPauseLog throttles the log of accept pauses (Unix nanoseconds).
 	lastPauseLog atomic.Int64

@@ -77,6 +77,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	sc := acquireScratch()
 	defer releaseScratch(sc)
 	defer g.recoverPanic(ctx)
+	if g.draining.Load() {
+		ctx.SetConnectionClose() // move clients off before the listener closes
+	}
 
 	flags := scanHeaders(&ctx.Request.Header)
 	// forwarded: the request may carry forwarding headers a trusted proxy

@@ -295,7 +295,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	const n = 200
 	is := startIssuer(t, "-workers", "400", "-service-time", "1ms", "-latency", "1500ms")
 	// The adaptive limit starts above n so that all n are in flight at once.
-	cfg := strings.Replace(gatewayConfig(is.addr(), "  drain_timeout: 20s", "    timeout: 10s"),
+	cfg := strings.Replace(gatewayConfig(is.addr(), "  drain_timeout: 20s\n  drain_delay: 0s", "    timeout: 10s"),
 		"limiter:\n", "limiter:\n  initial_limit: 400\n", 1)
 	gw := startGateway(t, cfg)
 

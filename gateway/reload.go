@@ -108,7 +108,8 @@ func restartOnly(running, next *configs.Config) error {
 		if sh := c.Cache.Shared; sh != nil {
 			shared = fmt.Sprintf("%+v", *sh)
 		}
-		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath), shared}
+		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.Quote(c.Server.ProbeListen),
+			strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath), shared}
 	}
 	was, now := values(running), values(next)
 	var errs []error

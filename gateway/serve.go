@@ -124,12 +124,35 @@ func (g *Gateway) rebind(listen, adminListen string) error {
 	return move(&g.lns.admin, g.admin, adminListen, false)
 }
 
+// ServeProbes serves /healthz and /readyz alone on ln (server.probe_listen)
+// until Shutdown.
+func (g *Gateway) ServeProbes(ln net.Listener) {
+	g.lns.mu.Lock()
+	defer g.lns.mu.Unlock()
+	g.probes = &fasthttp.Server{
+		Handler: g.serveProbe, Name: "shedgate-probes", NoDefaultServerHeader: true,
+		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, CloseOnShutdown: true,
+		Logger: newServerLog(g.log, g.keyHash, "probes", g.metrics.set),
+	}
+	go g.probes.Serve(ln) //nolint:errcheck // ends with Shutdown
+}
+
+// DrainDelay is server.drain_delay of the config in force.
+func (g *Gateway) DrainDelay() time.Duration { return g.state.Load().cfg.Server.DrainDelay }
+
+// StartDrain begins a drain while the gateway keeps serving: /readyz
+// answers 503, and every answer from now on closes its connection, so
+// that balancers take the gateway out of rotation and clients reconnect
+// elsewhere before Shutdown closes the listeners (server.drain_delay; see
+// TestDrainDelayRefusesNothing).
+func (g *Gateway) StartDrain() { g.draining.Store(true) }
+
 // Shutdown drains: /readyz turns 503, listeners close, in-flight requests
 // finish (idle keep-alive connections are closed), the cache is saved when
 // it has a persist path, then the admin listener closes. It returns ctx's
 // error if requests were still in flight when ctx ended.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.draining.Store(true)
+	g.StartDrain()
 	err := g.server.ShutdownWithContext(ctx)
 	close(g.stop)
 	for _, p := range g.state.Load().pools {
@@ -143,6 +166,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if aerr := g.admin.ShutdownWithContext(context.Background()); aerr != nil && err == nil {
 		err = aerr
+	}
+	g.lns.mu.Lock()
+	probes := g.probes
+	g.lns.mu.Unlock()
+	if probes != nil {
+		probes.Shutdown() //nolint:errcheck // nothing in flight there matters now
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("drain: %d connections still open: %w", g.server.GetOpenConnectionsCount(), err)

@@ -13,8 +13,11 @@
 // process exits 2 before listening. SIGHUP, a change in the config file's
 // directory, or POST /reload on the admin listener reloads the config
 // without dropping a request; an invalid one is refused and the running
-// one stays. SIGTERM or SIGINT drains: listeners close, in-flight requests
-// finish within server.drain_timeout, exit 0.
+// one stays. SIGTERM drains: /readyz turns 503 at once and every answer
+// closes its connection while the gateway keeps serving for
+// server.drain_delay (SIGINT, or a second signal, skips the delay); then
+// the listeners close and in-flight requests finish within
+// server.drain_timeout, exit 0.
 package main
 
 import (
@@ -129,6 +132,14 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 	// kills, and a file written after it is seen.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	var probeLn net.Listener
+	if addr := cfg.Server.ProbeListen; addr != "" {
+		if probeLn, err = net.Listen("tcp", addr); err != nil {
+			fmt.Fprintln(os.Stderr, "gateway: probe listen:", err)
+			return 1
+		}
+		g.ServeProbes(probeLn)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln, adminLn) }()
 	if watch {
@@ -137,22 +148,39 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 		}
 	}
 	// Tests and scripts read this line to learn the chosen ports.
-	fmt.Printf("gateway listening on %s admin %s\n", ln.Addr(), adminLn.Addr())
+	if probeLn != nil {
+		fmt.Printf("gateway listening on %s admin %s probes %s\n", ln.Addr(), adminLn.Addr(), probeLn.Addr())
+	} else {
+		fmt.Printf("gateway listening on %s admin %s\n", ln.Addr(), adminLn.Addr())
+	}
+	if cfg.Server.ReusePort {
+		warnMigrate(log)
+	}
 	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.String("admin", adminLn.Addr().String()),
 		zap.String("config", cfg.Path), zap.String("config_hash", cfg.Hash))
-	for draining := false; !draining; {
+	var sig os.Signal
+	for sig == nil {
 		select {
 		case err := <-errc:
 			log.Error("serve", zap.Error(err))
 			return 1
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
 				g.Reload("SIGHUP") //nolint:errcheck // logged and shown in /status
 				continue
 			}
-			draining = true
-			log.Info("draining", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.Server.DrainTimeout))
+			sig = s
 		}
+	}
+	delay := g.DrainDelay()
+	if sig == syscall.SIGINT {
+		delay = 0 // a person at a terminal; an orchestrator sends SIGTERM
+	}
+	log.Info("draining", zap.String("signal", sig.String()), zap.Duration("delay", delay),
+		zap.Duration("timeout", cfg.Server.DrainTimeout))
+	g.StartDrain()
+	if !drainDelay(delay, sigs, errc, log) {
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout)
 	defer cancel()
@@ -165,6 +193,39 @@ func serve(cfg *configs.Config, opts gateway.Options, log *zap.Logger, watch boo
 	<-errc
 	log.Info("drained")
 	return 0
+}
+
+// warnMigrate warns when the kernel resets, rather than hands to the
+// other gateways on the port, the connections still in a closing
+// listener's accept queue (see docs/operating.md, "Drain").
+func warnMigrate(log *zap.Logger) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req")
+	if err == nil && strings.TrimSpace(string(b)) == "0" {
+		log.Warn("reuse_port with net.ipv4.tcp_migrate_req=0: a draining gateway's accept queue is reset, not moved; " +
+			"set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1)")
+	}
+}
+
+// drainDelay keeps serving for delay with /readyz at 503, or until a
+// second SIGTERM or SIGINT (a SIGHUP is ignored then). It reports false if
+// serving failed meanwhile.
+func drainDelay(delay time.Duration, sigs <-chan os.Signal, errc <-chan error, log *zap.Logger) bool {
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return true
+		case err := <-errc:
+			log.Error("serve", zap.Error(err))
+			return false
+		case s := <-sigs:
+			if s != syscall.SIGHUP {
+				log.Info("drain delay cut short", zap.String("signal", s.String()))
+				return true
+			}
+		}
+	}
 }
 
 // checkConfig is -check: loadErr is the config's load error; else cfg
