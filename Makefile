@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: run run-fleet test build vet bench rehearsal clean fuzz
+.PHONY: run run-fleet test build vet bench rehearsal clean fuzz image
 
 ## run: build, start the simulated issuer and the gateway on loopback; Ctrl-C stops both
 run: build
@@ -14,7 +14,8 @@ run-fleet: build
 	./scripts/deps.sh redis
 	./scripts/run-fleet.sh
 
-## test: the whole suite (what .ci/run calls). The packages of units run
+## test: the whole suite (what .ci/run calls); deploy/ is a module of its
+## own (its checks decode the Kubernetes API types), tested last. The packages of units run
 ## under the race detector, and so do the gateway's in-process handler
 ## tests and fuzz seeds (TestInProcess*, Fuzz*); gateway/'s end-to-end
 ## tests run without it: they drive real processes at thousands of requests
@@ -26,6 +27,13 @@ test: vet
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -vx 'shedgate/gateway')
 	$(GO) test -race -count=1 -timeout 10m -run '^(TestInProcess|Fuzz)' ./gateway
 	$(GO) test -count=1 -timeout 30m ./gateway
+	cd deploy && $(GO) test -count=1 -timeout 10m ./...
+
+## image: the container image (deploy/container/Containerfile) with podman
+image:
+	./scripts/deps.sh podman
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/gateway-static ./cmd/gateway
+	podman build -f deploy/container/Containerfile -t shedgate .
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)
 FUZZTIME ?= 60s
@@ -49,6 +57,7 @@ build:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./... && $(GO) mod tidy -diff
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@scripts/check-links.sh
 

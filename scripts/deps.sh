@@ -8,6 +8,7 @@
 #   scripts/deps.sh wrk        # wrk, the generator of the per-core cache-hit benchmark
 #   scripts/deps.sh redis      # redis-server, the fleet's shared cache (tests start their own)
 #   scripts/deps.sh prometheus # prometheus and promtool: the scrape test, the metrics lint, the alert rules' tests
+#   scripts/deps.sh podman     # podman, to build the container image (make image, deploy/'s test)
 #
 # Then, for example:
 #   chromium --headless --no-sandbox --disable-gpu --screenshot=out/report.png \
@@ -23,7 +24,7 @@ need_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
 }
 
-[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk|redis|prometheus..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/deps.sh chromium|haproxy|nginx|wrk|redis|prometheus|podman..." >&2; exit 2; }
 for dep in "$@"; do
 	case $dep in
 	chromium)
@@ -59,8 +60,12 @@ for dep in "$@"; do
 		fi
 		promtool --version 2>&1 | head -1
 		;;
+	podman)
+		command -v podman >/dev/null || need_apt podman
+		podman --version
+		;;
 	*)
-		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk, redis, prometheus)" >&2
+		echo "deps: unknown dependency $dep (have: chromium, haproxy, nginx, wrk, redis, prometheus, podman)" >&2
 		exit 2
 		;;
 	esac
