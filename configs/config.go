@@ -111,6 +111,8 @@ type Server struct {
 	// AdminTokenEnv names an environment variable holding the admin
 	// token. Default "".
 	AdminTokenEnv string `yaml:"admin_token_env"`
+	// AccessLog samples the access log.
+	AccessLog AccessLog `yaml:"access_log"`
 	// TrustedProxies are the addresses or CIDR blocks (10.0.0.0/8,
 	// ::1) of proxies in front of the gateway whose X-Forwarded-For,
 	// X-Forwarded-Host, X-Forwarded-Proto, Forwarded and X-Request-Id the
@@ -129,6 +131,18 @@ type Server struct {
 	// spreads connections over them (make run-fleet). Default false: a
 	// second process on the port is an error.
 	ReusePort bool `yaml:"reuse_port"`
+}
+
+// AccessLog says which requests the access log keeps: the first PerSecond
+// of each second, then one in OneIn, so that a surge cannot become a log
+// flood.
+type AccessLog struct {
+	// PerSecond is how many requests of each second are all logged.
+	// Default 10; 0 logs none that way.
+	PerSecond int `yaml:"per_second"`
+	// OneIn logs one request in OneIn beyond PerSecond. Default 1000; 0
+	// logs none beyond PerSecond.
+	OneIn int `yaml:"one_in"`
 }
 
 // Upstream is one backend pool.
@@ -472,6 +486,7 @@ func (c *Config) setDefaults() {
 		MaxBodyBytes:   65536,
 		DrainTimeout:   30 * time.Second,
 		DrainDelay:     5 * time.Second,
+		AccessLog:      AccessLog{PerSecond: 10, OneIn: 1000},
 	}
 	c.Limiter = Limiter{InitialLimit: limiter.DefaultInitialLimit, MinLimit: limiter.DefaultMinLimit,
 		MaxLimit: limiter.DefaultMaxLimit}

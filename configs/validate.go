@@ -98,6 +98,12 @@ func (v *validator) server() {
 		}
 	}
 	v.adminToken(s)
+	if s.AccessLog.PerSecond < 0 {
+		v.errf("server.access_log.per_second", "must not be negative, got %d", s.AccessLog.PerSecond)
+	}
+	if s.AccessLog.OneIn < 0 {
+		v.errf("server.access_log.one_in", "must not be negative, got %d", s.AccessLog.OneIn)
+	}
 	if s.MaxHeaderBytes <= 0 {
 		v.errf("server.max_header_bytes", "must be > 0, got %d", s.MaxHeaderBytes)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"time"
 
@@ -61,8 +62,10 @@ func secondsCeil(d time.Duration) int {
 // admit takes a backend slot for rt's class, waiting in its queue at most
 // until deadline or the class's max_wait; user is the request's user hash
 // (see userHash). The error is errShed.
-func (g *Gateway) admit(rt *route, user uint64, deadline time.Time) (limiter.Token, error) {
+func (g *Gateway) admit(rt *route, user uint64, deadline time.Time, up *upstreamInfo) (limiter.Token, error) {
+	asked := time.Now()
 	tok, reason := g.limiter.Acquire(rt.classIdx, user, deadline)
+	up.queue = time.Since(asked)
 	if reason != limiter.ReasonNone {
 		return tok, errShed
 	}
@@ -83,12 +86,24 @@ func userHash(key []byte) uint64 {
 
 // doAdmitted sends req under an admitted token, retrying only if the route
 // is idempotent (and within the upstream's retry budget), and feeds the
-// round trip and its outcome back to the adaptive limit.
-func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+// round trip and its outcome back to the adaptive limit; up gets the
+// target that answered and the time it took, for the access log.
+func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, up *upstreamInfo) error {
 	start := time.Now()
 	err := rt.pool.Send(req, resp, deadline, rt.cfg.Idempotent)
-	tok.Release(time.Since(start), outcomeOf(err, resp.StatusCode()))
+	up.rtt = time.Since(start)
+	up.target = resp.RemoteAddr()
+	tok.Release(up.rtt, outcomeOf(err, resp.StatusCode()))
 	return err
+}
+
+// upstreamInfo is what the access log says of a request's way to the
+// backend: the admission wait, the target that answered and the round trip;
+// for a coalesced waiter, the trace id of the request whose fetch it shared.
+type upstreamInfo struct {
+	queue, rtt  time.Duration
+	target      net.Addr // nil: no answer from a target
+	leaderTrace []byte
 }
 
 // outcomeOf tells the controller what a backend call says about load:

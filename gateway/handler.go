@@ -29,6 +29,7 @@ type scratch struct {
 	// rejected: the gateway turned the request away (shed or over its
 	// key's rate), whatever it answered.
 	rejected bool
+	up       upstreamInfo // for the access log
 	buf      []byte
 	names    headerNames
 	req      fasthttp.Request
@@ -43,6 +44,7 @@ func releaseScratch(sc *scratch) {
 	sc.entry = cache.Entry{}
 	sc.lookup = cache.Miss
 	sc.rejected = false
+	sc.up = upstreamInfo{}
 	sc.variant = sc.variant[:0]
 	sc.req.Reset()
 	scratchPool.Put(sc)
@@ -90,18 +92,18 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		forwarded = false
 	}
 	if refuseUnforwardable(ctx) {
-		g.finish(ctx, nil, sc, start)
+		g.finish(ctx, nil, sc, st, start)
 		return
 	}
 	if !st.router.lookup(ctx.Method(), ctx.Path(), &sc.match) {
 		writeJSONError(ctx, fasthttp.StatusNotFound, bodyNoRoute)
-		g.finish(ctx, nil, sc, start)
+		g.finish(ctx, nil, sc, st, start)
 		return
 	}
 	rt := sc.match.route
 	if body := sc.match.invalidParam(); body != nil {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, body)
-		g.finish(ctx, rt, sc, start)
+		g.finish(ctx, rt, sc, st, start)
 		return
 	}
 	sc.key = sc.match.appendKey(sc.key[:0])
@@ -132,7 +134,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if rt.perKey != nil {
 		if ok, wait := rt.perKey.Allow(xxhash.Sum64(sc.ckey)); !ok {
 			g.reject(ctx, rt, sc, fasthttp.StatusTooManyRequests, secondsCeil(wait))
-			g.finish(ctx, rt, sc, start)
+			g.finish(ctx, rt, sc, st, start)
 			return
 		}
 	}
@@ -159,7 +161,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	case len(rt.invalidates) > 0 && ctx.Response.StatusCode()/100 == 2:
 		g.invalidate(rt, sc)
 	}
-	g.finish(ctx, rt, sc, start)
+	g.finish(ctx, rt, sc, st, start)
 }
 
 // serveStale answers from the stale entry the cache lookup found, if it
@@ -184,8 +186,8 @@ func (g *Gateway) serveStale(ctx *fasthttp.RequestCtx, sc *scratch) bool {
 func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
 	var a answer
 	var err error
+	var shared bool
 	if rt.coalesce {
-		var shared bool
 		a, err, shared = g.flights.Do(sc.ckey, deadline, func() func() (answer, error) {
 			return g.prepareFetch(ctx, rt, sc, user, deadline)
 		})
@@ -194,6 +196,7 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 			len(a.entry.Vary) > 0 && !varyMatches(a.entry.Vary, &ctx.Request.Header)):
 			g.privateRefetches.Add(1)
 			a, err = g.prepareFetch(ctx, rt, sc, user, deadline)()
+			shared = false
 		case shared:
 			g.coalesced.Add(1)
 		}
@@ -202,6 +205,10 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 	}
 	if err != nil {
 		return err
+	}
+	sc.up = a.up
+	if shared {
+		sc.up.leaderTrace = a.trace
 	}
 	state := xCacheMiss
 	if a.fleet {
@@ -212,12 +219,16 @@ func (g *Gateway) fetchShared(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, 
 }
 
 // answer is a fetch's result: the entry, whether it may go only to the
-// request that produced it (it then keeps its Set-Cookie), and whether it
-// came from the fleet's shared cache rather than the upstream.
+// request that produced it (it then keeps its Set-Cookie), whether it
+// came from the fleet's shared cache rather than the upstream, and, for
+// the access log, the way it came and the trace id of the request that
+// fetched it.
 type answer struct {
 	entry   *cache.Entry
 	private bool
 	fleet   bool
+	up      upstreamInfo
+	trace   []byte
 }
 
 // prepareFetch copies what a fetch needs out of ctx (which fasthttp
@@ -237,13 +248,14 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		key = append(key, sc.key...)
 	}
 	gen := g.gens.load(ckey)
+	trace := append([]byte(nil), traceID(&ctx.Request.Header)...)
 	return func() (answer, error) {
 		defer fasthttp.ReleaseRequest(req)
 		var fill sharedFill
 		if g.fleet != nil && rt.policy != nil {
 			e, f, demand := g.sharedLookup(ckey, variant, gen, true)
 			if e != nil {
-				return answer{entry: e, fleet: true}, nil
+				return answer{entry: e, fleet: true, trace: trace}, nil
 			}
 			fill = f
 			if demand > 0 && len(key) > 0 {
@@ -256,7 +268,8 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 		if fill.ok {
 			asked = time.Now()
 		}
-		tok, err := g.admit(rt, user, deadline)
+		var up upstreamInfo
+		tok, err := g.admit(rt, user, deadline, &up)
 		if err != nil {
 			return answer{}, err
 		}
@@ -267,10 +280,10 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 			if e, _, _ := g.sharedLookup(ckey, variant, gen, false); e != nil {
 				tok.Release(0, limiter.OutcomeIgnore)
 				g.fleet.rechecks.Add(1)
-				return answer{entry: e, fleet: true}, nil
+				return answer{entry: e, fleet: true, trace: trace}, nil
 			}
 		}
-		if err := g.doAdmitted(tok, rt, req, resp, deadline); err != nil {
+		if err := g.doAdmitted(tok, rt, req, resp, deadline, &up); err != nil {
 			return answer{}, err
 		}
 		var names headerNames
@@ -295,7 +308,7 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 				g.store(rt, ckey, gen, fill, e, cc, resp.Header.Peek("Expires"), now)
 			}
 		}
-		return answer{entry: e, private: private}, nil
+		return answer{entry: e, private: private, up: up, trace: trace}, nil
 	}
 }
 
@@ -329,13 +342,13 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, fill sharedFill, e *
 // admitted, and writes the answer, hop-by-hop headers stripped, into
 // ctx.Response.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
-	tok, err := g.admit(rt, user, deadline)
+	tok, err := g.admit(rt, user, deadline, &sc.up)
 	if err != nil {
 		return err
 	}
 	req := &sc.req
 	g.prepareRequest(ctx, req, sc)
-	if err := g.doAdmitted(tok, rt, req, &ctx.Response, deadline); err != nil {
+	if err := g.doAdmitted(tok, rt, req, &ctx.Response, deadline, &sc.up); err != nil {
 		return err
 	}
 	stripHops(&ctx.Response.Header, &sc.names)
@@ -383,7 +396,7 @@ func (g *Gateway) invalidate(rt *route, sc *scratch) {
 }
 
 // finish sets X-Request-Id on the answer and accounts for it.
-func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, start time.Time) {
+func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st *state, start time.Time) {
 	ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
@@ -397,7 +410,7 @@ func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, start
 	if sc.rejected {
 		g.metrics.rejections.Update(elapsed.Seconds())
 	}
-	if g.accessSampled(start) {
+	if g.accessSampled(start, st) {
 		g.logAccess(ctx, rt, sc, elapsed)
 	}
 }
@@ -415,51 +428,9 @@ func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st
 	status := ctx.Response.StatusCode()
 	rt.metrics.count(status)
 	g.outcomes.count(status)
-	if g.accessSampled(start) {
+	if g.accessSampled(start, st) {
 		g.logAccess(ctx, rt, sc, time.Since(start))
 	}
-}
-
-// accessSampled reports whether the request that started at start goes
-// to the access log: the first 10 of each second, then 1 in 1,000, so
-// that a surge cannot become a log flood. It reads no clock.
-func (g *Gateway) accessSampled(start time.Time) bool {
-	if g.access == nil {
-		return false
-	}
-	return g.accessSample.allow(start.Unix())
-}
-
-// logAccess writes the access log entry of a sampled request. Identity
-// keys appear only as a keyed hash.
-func (g *Gateway) logAccess(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, elapsed time.Duration) {
-	status := ctx.Response.StatusCode()
-	ce := g.access.Check(zap.InfoLevel, "access")
-	if ce == nil {
-		return
-	}
-	name := ""
-	if rt != nil {
-		name = rt.name
-	}
-	ce.Write(
-		zap.String("route", name),
-		zap.ByteString("method", ctx.Method()),
-		zap.Int("status", status),
-		zap.Duration("duration", elapsed),
-		zap.ByteString("x_cache", ctx.Response.Header.Peek(headerXCache)),
-		zap.String("key_hash", g.keyHash.hash(sc.key)),
-		requestIDField(ctx.Response.Header.Peek(headerRequestID)),
-	)
-}
-
-// requestIDField is the access log's request_id, left out when the answer
-// has none (a cache hit without hit_request_ids).
-func requestIDField(id []byte) zap.Field {
-	if len(id) == 0 {
-		return zap.Skip()
-	}
-	return zap.ByteString("request_id", id)
 }
 
 // recoverPanic turns a panic on the request path into a 500 JSON answer

@@ -60,27 +60,6 @@ func (m *routeMetrics) count(status int) {
 	c.Inc()
 }
 
-// sampler keeps the first perSecond events of each second and then 1 in
-// every, lock-free; a second is whatever the caller's clock reading says.
-type sampler struct {
-	sec atomic.Int64
-	n   atomic.Uint64
-}
-
-const (
-	accessPerSecond = 10
-	accessEvery     = 1000
-)
-
-func (s *sampler) allow(sec int64) bool {
-	if s.sec.Load() != sec {
-		s.sec.Store(sec) // racing resets both start the second over
-		s.n.Store(0)
-	}
-	n := s.n.Add(1)
-	return n <= accessPerSecond || n%accessEvery == 0
-}
-
 // metricsRegistry hands out one routeMetrics per (route, class) for the
 // gateway's lifetime, so figures survive a config reload.
 type metricsRegistry struct {
