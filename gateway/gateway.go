@@ -318,7 +318,7 @@ func (g *Gateway) compile(cfg *configs.Config, version int, prev *state) (*state
 		if err != nil {
 			return nil, fmt.Errorf("route %q: %w", rc.Name, err)
 		}
-		st.router.routes = append(st.router.routes, rt)
+		st.router.add(rt)
 	}
 	return st, nil
 }

@@ -12,10 +12,148 @@ import (
 const maxParams = configs.MaxParams
 
 // router matches method + path against the configured routes in order;
-// the first match wins. It is immutable after construction and safe for
-// concurrent use.
+// the first match wins. A tree of the templates by path segment names the
+// few routes a path can match, so a lookup costs about the same whichever
+// route it finds (TestRouterTreeMatchesLinear pins it to the plain scan).
+// It is immutable once its routes are added and safe for concurrent use.
 type router struct {
 	routes []*route
+	tree   node
+}
+
+// node is one path segment's place in the tree: the routes whose template
+// ends here, those whose wildcard starts here, and the next segment's
+// nodes, by literal and for a parameter.
+type node struct {
+	end, wild []int // indexes into routes, ascending
+	literal   []child
+	param     *node
+}
+
+// child is the node of the segment lit. A node has few: a scan of them
+// beats a map's hashing.
+type child struct {
+	lit string
+	n   *node
+}
+
+// next returns the child for the literal segment seg, or nil.
+func (n *node) next(seg []byte) *node {
+	for i := range n.literal {
+		if n.literal[i].lit == string(seg) {
+			return n.literal[i].n
+		}
+	}
+	return nil
+}
+
+// add appends rt, the lowest-priority route so far.
+func (r *router) add(rt *route) {
+	i := len(r.routes)
+	r.routes = append(r.routes, rt)
+	n := &r.tree
+	for _, s := range rt.segments {
+		switch {
+		case s.Wildcard:
+			n.wild = append(n.wild, i)
+			return
+		case s.Param != "":
+			if n.param == nil {
+				n.param = &node{}
+			}
+			n = n.param
+		default:
+			next := n.next([]byte(s.Literal))
+			if next == nil {
+				next = &node{}
+				n.literal = append(n.literal, child{s.Literal, next})
+			}
+			n = next
+		}
+	}
+	n.end = append(n.end, i)
+}
+
+// maxActive bounds the tree walk's nodes in play at one depth (a literal
+// and a parameter branch each double them); past it, lookup scans.
+const maxActive = 8
+
+// candidate returns the lowest-indexed route that matches method and
+// path, or -1: the walk follows the path's segments exactly as
+// matchSegments matches them (a parameter takes one non-empty segment, a
+// wildcard the rest, even nothing), so only the method is left to check.
+// ok is false when the walk outgrew its fixed state and the caller must
+// scan.
+func (r *router) candidate(method, path []byte) (best int, ok bool) {
+	best = -1
+	if len(path) == 0 || path[0] != '/' {
+		return -1, true
+	}
+	rest := path[1:]
+	if len(rest) == 0 { // "/": the templates of no segment, and wildcards
+		best = r.better(best, r.tree.end, method)
+		return r.better(best, r.tree.wild, method), true
+	}
+	var cur, next [maxActive]*node
+	cur[0] = &r.tree
+	ncur := 1
+	for {
+		for _, n := range cur[:ncur] {
+			best = r.better(best, n.wild, method)
+		}
+		if len(rest) == 0 {
+			return best, true // a trailing "/" left an empty segment: only wildcards take it
+		}
+		seg := rest
+		j := bytes.IndexByte(rest, '/')
+		if j >= 0 {
+			seg, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = nil
+		}
+		nnext := 0
+		for _, n := range cur[:ncur] {
+			if c := n.next(seg); c != nil {
+				if nnext == maxActive {
+					return -1, false
+				}
+				next[nnext] = c
+				nnext++
+			}
+			if n.param != nil && len(seg) > 0 {
+				if nnext == maxActive {
+					return -1, false
+				}
+				next[nnext] = n.param
+				nnext++
+			}
+		}
+		cur, ncur = next, nnext
+		if ncur == 0 {
+			return best, true
+		}
+		if rest == nil {
+			for _, n := range cur[:ncur] {
+				best = r.better(best, n.end, method)
+				best = r.better(best, n.wild, method)
+			}
+			return best, true
+		}
+	}
+}
+
+// better returns the first of idxs below best whose route takes method,
+// else best.
+func (r *router) better(best int, idxs []int, method []byte) int {
+	for _, i := range idxs {
+		if best >= 0 && i >= best {
+			return best
+		}
+		if r.routes[i].matchesMethod(method) {
+			return i
+		}
+	}
+	return best
 }
 
 // match is the result of a route lookup: the route and its parameter values,
@@ -60,6 +198,21 @@ func indexOf(list []string, s string) int {
 // lookup finds the first route matching method and path and fills m.
 // It reports whether one matched. It allocates nothing.
 func (r *router) lookup(method, path []byte, m *match) bool {
+	best, ok := r.candidate(method, path)
+	if !ok {
+		return r.scan(method, path, m)
+	}
+	if best < 0 {
+		m.route = nil
+		return false
+	}
+	m.route = r.routes[best]
+	matchSegments(m.route.segments, path, m) // fills its parameters
+	return true
+}
+
+// scan is lookup by trying each route in turn.
+func (r *router) scan(method, path []byte, m *match) bool {
 	for _, rt := range r.routes {
 		if !rt.matchesMethod(method) {
 			continue

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -24,7 +26,7 @@ func testRouter(t testing.TB) *router {
 		if method != "" {
 			methods = strings.Split(method, ",")
 		}
-		r.routes = append(r.routes, &route{name: name, methods: methods, segments: tpl.Segments, key: k})
+		r.add(&route{name: name, methods: methods, segments: tpl.Segments, key: k})
 	}
 	add("code", "GET", "/v1/codes/{id}", "{id}")
 	add("reissue", "POST", "/v1/codes/{id}/reissue", "{id}")
@@ -132,5 +134,72 @@ func TestRequestIDsAreUnpredictable(t *testing.T) {
 			t.Fatalf("two ids share the prefix %s", id[:12])
 		}
 		seen[id[:12]] = true
+	}
+}
+
+// TestRouterTreeMatchesLinear checks the tree against trying each route in
+// turn, on random configs and paths over a small alphabet (so that
+// literals, parameters, wildcards, "/" and trailing slashes collide).
+func TestRouterTreeMatchesLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	segs := []string{"a", "b", "{p}", "{q}"}
+	pathSegs := []string{"a", "b", "c", ""}
+	methods := []string{"", "GET", "POST", "GET,HEAD"}
+	for cfg := range 300 {
+		r := &router{}
+		for i := range 1 + rng.IntN(12) {
+			var b strings.Builder
+			n := rng.IntN(4)
+			used := map[string]bool{}
+			for range n {
+				s := segs[rng.IntN(len(segs))]
+				if used[s] {
+					s = "a"
+				}
+				used[s] = true
+				b.WriteString("/" + s)
+			}
+			if rng.IntN(3) == 0 {
+				b.WriteString("/*")
+			}
+			path := b.String()
+			if path == "" {
+				path = "/"
+			}
+			tpl, err := configs.ParseTemplate(path)
+			if err != nil {
+				t.Fatalf("template %q: %v", path, err)
+			}
+			var ms []string
+			if m := methods[rng.IntN(len(methods))]; m != "" {
+				ms = strings.Split(m, ",")
+			}
+			r.add(&route{name: fmt.Sprintf("r%d %s %s", i, ms, path), methods: ms, segments: tpl.Segments})
+		}
+		for range 200 {
+			var b strings.Builder
+			for range rng.IntN(5) {
+				b.WriteString("/" + pathSegs[rng.IntN(len(pathSegs))])
+			}
+			path := b.String()
+			if path == "" || rng.IntN(8) == 0 {
+				path += "/"
+			}
+			method := []string{"GET", "POST", "HEAD", "DELETE"}[rng.IntN(4)]
+			var tree, lin match
+			okT := r.lookup([]byte(method), []byte(path), &tree)
+			okL := r.scan([]byte(method), []byte(path), &lin)
+			if okT != okL || okT && (tree.route != lin.route || tree.nparams != lin.nparams ||
+				fmt.Sprint(tree.params[:tree.nparams]) != fmt.Sprint(lin.params[:lin.nparams])) {
+				names := func(m match, ok bool) string {
+					if !ok {
+						return "none"
+					}
+					return m.route.name
+				}
+				t.Fatalf("config %d, %s %q: tree %s %q; scan %s %q", cfg, method, path,
+					names(tree, okT), tree.params[:tree.nparams], names(lin, okL), lin.params[:lin.nparams])
+			}
+		}
 	}
 }
