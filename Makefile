@@ -14,8 +14,9 @@ run-fleet: build
 	./scripts/deps.sh redis
 	./scripts/run-fleet.sh
 
-## test: the whole suite (what .ci/run calls); deploy/ is a module of its
-## own (its checks decode the Kubernetes API types), tested last. The packages of units run
+## test: the whole suite (what .ci/run calls); deploy/ and
+## loadtest/vegetacheck/ are modules of their own (the Kubernetes API types,
+## vegeta), tested last. The packages of units run
 ## under the race detector, and so do the gateway's in-process handler
 ## tests and fuzz seeds (TestInProcess*, Fuzz*); gateway/'s end-to-end
 ## tests run without it: they drive real processes at thousands of requests
@@ -28,6 +29,7 @@ test: vet
 	$(GO) test -race -count=1 -timeout 10m -run '^(TestInProcess|Fuzz)' ./gateway
 	$(GO) test -count=1 -timeout 30m ./gateway
 	cd deploy && $(GO) test -count=1 -timeout 10m ./...
+	cd loadtest/vegetacheck && $(GO) test -count=1 -timeout 5m ./...
 
 ## image: the container image (deploy/container/Containerfile) with podman
 image:
@@ -58,6 +60,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./... && $(GO) mod tidy -diff
+	cd loadtest/vegetacheck && $(GO) vet ./... && $(GO) mod tidy -diff
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@scripts/check-links.sh
 

@@ -20,6 +20,7 @@ type job struct {
 	// The tries so far.
 	try      int8                  // index of the current try
 	statuses [maxRetries + 1]int16 // each try's status, see classify
+	tryUs    [maxRetries + 1]int32 // each try's own latency, microseconds
 	last     outcome               // the outcome of the last try
 }
 

@@ -50,10 +50,11 @@ type secRec struct {
 // classRec is what one class's requests became.
 type classRec struct {
 	tally
-	tries  int64
+	ntries int64
 	status map[int]int64 // per try; statusTimeout, statusConnError for none
-	h      *hdrhistogram.Histogram
-	secs   []secRec // by scheduled second
+	h      *hdrhistogram.Histogram // logical requests, from the scheduled send
+	tries  *hdrhistogram.Histogram // each try, from its own send to its answer
+	secs   []secRec                // by scheduled second
 }
 
 // add merges o into c.
@@ -61,11 +62,12 @@ func (c *classRec) add(o *classRec) {
 	for i := range c.n {
 		c.n[i] += o.n[i]
 	}
-	c.tries += o.tries
+	c.ntries += o.ntries
 	for st, n := range o.status {
 		c.status[st] += n
 	}
 	c.h.Merge(o.h)
+	c.tries.Merge(o.tries)
 	for s := range o.secs {
 		c.sec(s).merge(&o.secs[s])
 	}
@@ -120,22 +122,23 @@ func newRecorder(nclass, nshard int) *recorder {
 func newClassRecs(n int) []classRec {
 	cs := make([]classRec, n)
 	for i := range cs {
-		cs[i] = classRec{status: map[int]int64{}, h: newHist(histDigits)}
+		cs[i] = classRec{status: map[int]int64{}, h: newHist(histDigits), tries: newHist(histDigits)}
 	}
 	return cs
 }
 
 // record adds one finished logical request of class, scheduled in second
-// sec, that ended with o after lat, its tries having had statuses. It uses
-// the shard of worker id.
-func (r *recorder) record(id, class, sec int, o outcome, lat time.Duration, statuses []int16) {
+// sec, that ended with o after lat, its tries having had statuses and
+// taken tryUs microseconds each. It uses the shard of worker id.
+func (r *recorder) record(id, class, sec int, o outcome, lat time.Duration, statuses []int16, tryUs []int32) {
 	sh := &r.shards[id%len(r.shards)]
 	sh.mu.Lock()
 	c := &sh.classes[class]
 	c.n[o]++
-	c.tries += int64(len(statuses))
-	for _, st := range statuses {
+	c.ntries += int64(len(statuses))
+	for i, st := range statuses {
 		c.status[int(st)]++
+		c.tries.RecordValue(max(int64(tryUs[i]), histMinUs)) //nolint:errcheck // in range by construction
 	}
 	recordLatency(c.h, lat)
 	s := c.sec(sec)

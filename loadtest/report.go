@@ -51,20 +51,31 @@ type ClassReport struct {
 	Errors   int64            `json:"errors"`   // another status, or no answer
 	Timeouts int64            `json:"timeouts"` // last try timed out
 	Dropped  int64            `json:"dropped"`  // not sent: in-flight cap
-	Status   map[string]int64 `json:"status"`   // per try; "timeout", "conn_error" for no answer
-	// LatencyMs are of the logical requests sent.
-	LatencyMs  Latency `json:"latency_ms"`
+	// Failed is every logical request sent that was not ok: shed, errors
+	// and timeouts (as k6's http_req_failed and vegeta's non-success count
+	// a 503).
+	Failed int64            `json:"failed"`
+	Status map[string]int64 `json:"status"` // per try; "timeout", "conn_error" for no answer
+	// LatencyMs are of the logical requests sent: from the scheduled send
+	// to the final outcome, retries and their pauses included (what a
+	// resident waits for a code).
+	LatencyMs Latency `json:"latency_ms"`
+	// TryLatencyMs are of every try on its own: from its send to its
+	// answer (what k6 and vegeta report as a request's latency).
+	TryLatencyMs Latency `json:"try_latency_ms"`
 	GoodputRPS float64 `json:"goodput_rps"` // ok per second of duration_s
 	Success    float64 `json:"success"`     // ok / (sent + dropped)
 }
 
-// Latency are percentiles in milliseconds.
+// Latency are percentiles and the mean in milliseconds.
 type Latency struct {
 	P50  float64 `json:"p50"`
 	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p999"`
 	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
 }
 
 // Second is one second of the timeline: the logical requests scheduled in
@@ -142,7 +153,7 @@ func (r *runner) report(gen Generator, setup SetupReport, actions []ActionResult
 		StartedAt: r.start.UTC().Round(time.Millisecond), DurationS: p.sched.total.Seconds(),
 		WallS: wall.Seconds(), Classes: map[string]*ClassReport{}, Setup: setup, Actions: actions}
 	recs := r.rec.merged()
-	all := &classRec{status: map[int]int64{}, h: newHist(histDigits)}
+	all := &newClassRecs(1)[0]
 	for c, name := range p.classes {
 		all.add(&recs[c])
 		rep.Classes[name] = classReport(&recs[c], colSum(d.sent, c), colSum(d.dropped, c), rep.DurationS)
@@ -193,8 +204,10 @@ func (r *runner) finalWarnings(rep *Report, gen Generator) []string {
 
 // classReport summarizes one class's record.
 func classReport(c *classRec, sent, dropped int64, durS float64) *ClassReport {
-	cr := &ClassReport{Sent: sent, Tries: c.tries, OK: c.n[outOK], Shed: c.n[outShed], Errors: c.n[outError],
-		Timeouts: c.n[outTimeout], Dropped: dropped, Status: map[string]int64{}, LatencyMs: latency(c.h)}
+	cr := &ClassReport{Sent: sent, Tries: c.ntries, OK: c.n[outOK], Shed: c.n[outShed], Errors: c.n[outError],
+		Timeouts: c.n[outTimeout], Dropped: dropped, Status: map[string]int64{}, LatencyMs: latency(c.h),
+		TryLatencyMs: latency(c.tries)}
+	cr.Failed = cr.Shed + cr.Errors + cr.Timeouts
 	for st, n := range c.status {
 		cr.Status[statusName(st)] = n
 	}
@@ -253,8 +266,8 @@ func latency(h *hdrhistogram.Histogram) Latency {
 	if h.TotalCount() == 0 {
 		return Latency{}
 	}
-	return Latency{P50: quantileMs(h, 50), P90: quantileMs(h, 90), P99: quantileMs(h, 99),
-		P999: quantileMs(h, 99.9), Max: usToMs(h.Max())}
+	return Latency{P50: quantileMs(h, 50), P90: quantileMs(h, 90), P95: quantileMs(h, 95), P99: quantileMs(h, 99),
+		P999: quantileMs(h, 99.9), Max: usToMs(h.Max()), Mean: round3(h.Mean() / 1000)}
 }
 
 // quantileMs returns h's q-th percentile in milliseconds; 0 for a nil or

@@ -1,7 +1,10 @@
 package loadtest
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -342,5 +345,60 @@ requests: [{class: a, path: /}]
 	}
 	if want := fast.url + "," + slow.url; r.Target != want {
 		t.Errorf("report's target %q; want %q", r.Target, want)
+	}
+}
+
+// A polite client's request shed twice then served: the request's latency
+// runs from its scheduled send through both Retry-After pauses, each try's
+// latency is its own round trip, shed answers count as failed only when
+// final, and -requests gets one JSON line per request with every try.
+func TestTryLatencyAndRequestLines(t *testing.T) {
+	log := &tryLog{tries: map[string][]time.Time{}}
+	srv := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		if log.add(ctx) <= 2 {
+			ctx.Response.Header.Set("Retry-After", "1")
+			ctx.SetStatusCode(503)
+			return
+		}
+		ctx.SetBodyString("ok")
+	})
+	shedAll := startServer(t, func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(503) })
+	s := parse(t, `
+timeout: 1s
+phases: [{rate: 20, duration: 1s}]
+clients: [{kind: polite, retries: 2, max_retry_after: 2s}]
+requests: [{class: a, path: /}]
+`)
+	var lines bytes.Buffer
+	r := run(t, s, Options{Target: srv.url, Requests: &lines})
+	c := r.Classes["a"]
+	if c.OK != 20 || c.Failed != 0 || c.Tries != 60 {
+		t.Errorf("class a = %+v; want 20 ok, 0 failed, 60 tries", c)
+	}
+	if c.LatencyMs.P50 < 2000 || c.TryLatencyMs.P99 > 500 || c.TryLatencyMs.Mean <= 0 || c.LatencyMs.P95 < c.LatencyMs.P50 {
+		t.Errorf("latency %+v, try latency %+v; want >= 2 s (two pauses of 1 s) and each try < 500 ms",
+			c.LatencyMs, c.TryLatencyMs)
+	}
+	n := 0
+	for sc := bufio.NewScanner(&lines); sc.Scan(); n++ {
+		var l RequestLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("line %d: %v: %s", n, err, sc.Text())
+		}
+		if l.Class != "a" || l.Outcome != "ok" || fmt.Sprint(l.Statuses) != "[503 503 200]" || len(l.TriesMs) != 3 ||
+			l.LatencyMs < 2000 || l.TriesMs[2] > 500 {
+			t.Errorf("line %d: %+v; want class a, ok after 503 503 200, three tries, >= 2 s", n, l)
+		}
+	}
+	if n != 20 {
+		t.Errorf("%d request lines; want 20", n)
+	}
+	r = run(t, parse(t, `
+timeout: 1s
+phases: [{rate: 20, duration: 1s}]
+requests: [{class: a, path: /}]
+`), Options{Target: shedAll.url})
+	if c := r.All; c.Shed != 20 || c.Failed != 20 {
+		t.Errorf("all shed: %+v; want 20 shed, 20 failed", c)
 	}
 }

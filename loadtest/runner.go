@@ -56,6 +56,9 @@ type Options struct {
 	// Progress shows a live status line on Log, rewritten every second.
 	// Set it only when Log is a terminal (see IsTerminal).
 	Progress bool
+	// Requests, when set, receives one JSON line per logical request as
+	// it ends (see RequestLine). Default: none.
+	Requests io.Writer
 }
 
 // live are the counters that the progress line and the self-check read
@@ -81,9 +84,10 @@ type runner struct {
 	start time.Time
 	rec   *recorder
 	pool  *workerPool
-	con   *console
-	ctx   context.Context
-	live  live
+	con    *console
+	ctx    context.Context
+	live   live
+	reqLog *requestLog // nil without Options.Requests
 
 	// Owned by the dispatcher while it runs, read after.
 	disp dispatchStats
@@ -147,6 +151,9 @@ func newRunner(ctx context.Context, s *Scenario, opts Options) (*runner, error) 
 	r := &runner{scen: s, plan: p, opts: opts, tgt: tgts[0], tgts: tgts, ctx: ctx, runID: hex.EncodeToString(id),
 		today: utcDate(time.Now()), con: newConsole(opts.Log, opts.Progress)}
 	r.hc = newDoer(tgts, opts, p.maxTimeout)
+	if opts.Requests != nil {
+		r.reqLog = newRequestLog(opts.Requests)
+	}
 	return r, nil
 }
 
@@ -212,6 +219,9 @@ func (r *runner) run(setup SetupReport) *Report {
 	r.dispatch()
 	r.pool.close()
 	wall := time.Since(r.start)
+	if r.reqLog != nil {
+		r.reqLog.flush()
+	}
 	cancelActions()
 	close(stop)
 	wg.Wait()

@@ -15,9 +15,11 @@ import (
 //
 // Class and all metrics: success (ok / offered), shed (shed / offered),
 // errors ((errors + timeouts) / offered), timeouts, dropped (ratios of the
-// logical requests offered, dropped included), p50_ms, p90_ms, p99_ms,
-// p999_ms, max_ms (latency of logical requests from their scheduled
-// time), goodput_rps (ok per second of the run), sent, ok (counts),
+// logical requests offered, dropped included), failed ((shed + errors +
+// timeouts) / offered), p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms,
+// mean_ms (latency of logical requests from their scheduled time),
+// try_p50_ms, try_p95_ms, try_p99_ms (latency of each try alone),
+// goodput_rps (ok per second of the run), sent, ok (counts),
 // tries_per_request (tries / sent: what retries multiply).
 //
 // Run metrics: achieved_ratio (achieved / offered rate), achieved_rps,
@@ -44,8 +46,9 @@ var thresholdRe = regexp.MustCompile(`^\s*([a-z0-9][a-z0-9_-]*)\.([a-z0-9_]+)\s*
 
 // Metric names by scope.
 var (
-	classMetrics = []string{"success", "shed", "errors", "timeouts", "dropped", "p50_ms", "p90_ms", "p99_ms",
-		"p999_ms", "max_ms", "goodput_rps", "sent", "ok", "tries_per_request"}
+	classMetrics = []string{"success", "shed", "errors", "timeouts", "dropped", "failed", "p50_ms", "p90_ms", "p95_ms",
+		"p99_ms", "p999_ms", "max_ms", "mean_ms", "try_p50_ms", "try_p95_ms", "try_p99_ms", "goodput_rps", "sent", "ok",
+		"tries_per_request"}
 	runMetrics = []string{"achieved_ratio", "achieved_rps", "offered_rps", "late_sends", "dropped", "send_lag_p99_ms"}
 )
 
@@ -169,6 +172,8 @@ func (c *ClassReport) metric(name string, durS float64) (float64, bool) {
 		return ratio(c.Errors + c.Timeouts)
 	case "timeouts":
 		return ratio(c.Timeouts)
+	case "failed":
+		return ratio(c.Failed)
 	case "dropped":
 		return ratio(c.Dropped)
 	case "goodput_rps":
@@ -192,8 +197,9 @@ func (c *ClassReport) latencyMetric(name string) (float64, bool) {
 	if c.Sent == 0 {
 		return 0, false
 	}
-	l := c.LatencyMs
-	v, ok := map[string]float64{"p50_ms": l.P50, "p90_ms": l.P90, "p99_ms": l.P99, "p999_ms": l.P999, "max_ms": l.Max}[name]
+	l, tl := c.LatencyMs, c.TryLatencyMs
+	v, ok := map[string]float64{"p50_ms": l.P50, "p90_ms": l.P90, "p95_ms": l.P95, "p99_ms": l.P99, "p999_ms": l.P999,
+		"max_ms": l.Max, "mean_ms": l.Mean, "try_p50_ms": tl.P50, "try_p95_ms": tl.P95, "try_p99_ms": tl.P99}[name]
 	return v, ok
 }
 

@@ -39,7 +39,9 @@ func (w *worker) do(j job) {
 	for {
 		w.build(t) // again for every try: a pipelining client takes the body
 		w.resp.Reset()
+		sent := time.Now()
 		err := r.hc.DoTimeout(w.req, w.resp, t.timeout)
+		j.tryUs[j.try] = int32(min(time.Since(sent).Microseconds(), histMaxUs))
 		var st int
 		j.last, st = classify(w.resp, err, t.okStatus)
 		j.statuses[j.try] = int16(st)
@@ -77,7 +79,10 @@ func (r *runner) retryAfter(j job, d time.Duration) {
 func (r *runner) finish(id int, j job) {
 	lat := time.Since(r.start) - j.sched
 	t := r.plan.tmplList[j.tmpl]
-	r.rec.record(id, t.class, int(j.sched/time.Second), j.last, lat, j.statuses[:j.try+1])
+	r.rec.record(id, t.class, int(j.sched/time.Second), j.last, lat, j.statuses[:j.try+1], j.tryUs[:j.try+1])
+	if r.reqLog != nil {
+		r.reqLog.write(&j, r.plan.classes[t.class], lat)
+	}
 	r.live.done[j.last].Add(1)
 	r.pool.outstanding.Done()
 }

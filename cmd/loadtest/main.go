@@ -23,10 +23,15 @@
 // throughput tests such as scripts/bench-harness.sh. -cpuprofile profiles
 // the harness itself.
 //
-// Exit codes: 0 every threshold of the scenario passed (or it has none);
-// 1 a threshold failed, the run was interrupted (SIGINT, SIGTERM) or could
-// not be made (no code could be fetched in setup); 2 bad usage or a bad
-// scenario file, with the file, line and key of each problem.
+// Exit codes, as k6's: 0 every threshold of the scenario passed (or it has
+// none); 99 a threshold failed (the reports are written); 1 the run was
+// interrupted (SIGINT, SIGTERM), could not be made (no code could be
+// fetched in setup) or its reports could not be written; 2 bad usage or a
+// bad scenario file, with the file, line and key of each problem.
+//
+// -requests FILE writes one JSON line per logical request as it ends
+// (loadtest.RequestLine: its class, scheduled time, latency, outcome and
+// each try's status and latency), for tools that want every sample.
 //
 // -serve-bare ADDR runs a bare fasthttp server answering 200 "ok" to every
 // request instead, printing "loadtest-bare listening on ADDR" first: the
@@ -60,6 +65,7 @@ func main() {
 type options struct {
 	scenario        string
 	report, html    string
+	requests        string
 	compare, labels string
 	serveBare       string
 	cpuProfile      string
@@ -82,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.run.IssuerAdmin, "issuer-admin", "", "`host:port` replacing {issuer_admin} in the scenario's actions")
 	fs.StringVar(&o.report, "report", "", "write the JSON report to `file`")
 	fs.StringVar(&o.html, "html", "", "write the self-contained HTML report to `file`")
+	fs.StringVar(&o.requests, "requests", "", "write one JSON line per request to `file`")
 	fs.IntVar(&o.run.Connections, "connections", 0, "most connections to each target (default: -max-inflight, or 4 with -pipeline)")
 	fs.IntVar(&o.run.Pipeline, "pipeline", 0, "pipeline up to `n` requests per connection (HTTP/1.1 pipelining, for throughput tests; default 0: one at a time, as phones do)")
 	fs.IntVar(&o.run.MaxInFlight, "max-inflight", loadtest.DefaultMaxInFlight, "most tries in flight (a retry waiting its pause holds none); a send beyond it is dropped and counted")
@@ -151,6 +158,15 @@ func runScenario(s *loadtest.Scenario, o options, stdout, stderr io.Writer) int 
 	if f, ok := stderr.(*os.File); ok && !o.quiet {
 		o.run.Progress = loadtest.IsTerminal(f)
 	}
+	if o.requests != "" {
+		f, err := createFile(o.requests)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		o.run.Requests = f
+	}
 	rep, err := loadtest.Run(ctx, s, o.run)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
@@ -161,7 +177,7 @@ func runScenario(s *loadtest.Scenario, o options, stdout, stderr io.Writer) int 
 	}
 	code := 0
 	if !rep.Passed() {
-		code = 1
+		code = exitThresholds
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "loadtest: interrupted: the report covers what was sent")
@@ -190,14 +206,26 @@ func writeReports(rep *loadtest.Report, o options) error {
 	return nil
 }
 
-// writeFile creates path (and its directory) and fills it with write.
-func writeFile(path string, write func(io.Writer) error) error {
+// exitThresholds is the exit code of a run whose thresholds failed (k6's).
+const exitThresholds = 99
+
+// createFile creates path and its directory.
+func createFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// writeFile creates path (and its directory) and fills it with write.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := createFile(path)
+	if err != nil {
+		return err
 	}
 	if err := write(f); err != nil {
 		f.Close()

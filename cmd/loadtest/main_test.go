@@ -23,8 +23,9 @@ requests:
 thresholds: `+string(rules)+"\n")
 }
 
-// The real binary's exit code follows the thresholds: 0 when they pass, 1
-// when one fails; its reports are written either way.
+// The real binary's exit code follows the thresholds: 0 when they pass, 99
+// when one fails (as k6); its reports are written either way. A run that
+// cannot run exits 1.
 func TestExitCodes(t *testing.T) {
 	bin := proctest.Build(t, "shedgate/cmd/loadtest")
 	bare := proctest.Start(t, bin, "-serve-bare", "127.0.0.1:0")
@@ -40,8 +41,13 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("report %s: %v; want it written with 100 sent", report, err)
 	}
 	code, out = proctest.Run(t, 20*time.Second, bin, "-quiet", scenario(t, target, "show.p50_ms <= 0"))
+	if code != 99 {
+		t.Errorf("failing threshold: exit %d; want 99; output:\n%s", code, out)
+	}
+	code, out = proctest.Run(t, 20*time.Second, bin, "-quiet", "-requests", "/proc/no/such/dir/r.jsonl",
+		scenario(t, target, "show.p50_ms <= 0"))
 	if code != 1 {
-		t.Errorf("failing threshold: exit %d; want 1; output:\n%s", code, out)
+		t.Errorf("unwritable -requests: exit %d; want 1; output:\n%s", code, out)
 	}
 	code, out = proctest.Run(t, 20*time.Second, bin, "-compare", report+","+report, "-labels", "one,two")
 	if code != 0 || !strings.Contains(out, "one") || !strings.Contains(out, "show success") {
