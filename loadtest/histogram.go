@@ -51,7 +51,7 @@ type secRec struct {
 type classRec struct {
 	tally
 	ntries int64
-	status map[int]int64 // per try; statusTimeout, statusConnError for none
+	status map[int]int64           // per try; statusTimeout, statusConnError for none
 	h      *hdrhistogram.Histogram // logical requests, from the scheduled send
 	tries  *hdrhistogram.Histogram // each try, from its own send to its answer
 	secs   []secRec                // by scheduled second

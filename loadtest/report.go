@@ -44,13 +44,13 @@ type Report struct {
 
 // ClassReport is what one class's logical requests became.
 type ClassReport struct {
-	Sent     int64            `json:"sent"`     // logical requests sent
-	Tries    int64            `json:"tries"`    // tries, retries included
-	OK       int64            `json:"ok"`       // 2xx or a listed domain status
-	Shed     int64            `json:"shed"`     // final answer 429 or 503
-	Errors   int64            `json:"errors"`   // another status, or no answer
-	Timeouts int64            `json:"timeouts"` // last try timed out
-	Dropped  int64            `json:"dropped"`  // not sent: in-flight cap
+	Sent     int64 `json:"sent"`     // logical requests sent
+	Tries    int64 `json:"tries"`    // tries, retries included
+	OK       int64 `json:"ok"`       // 2xx or a listed domain status
+	Shed     int64 `json:"shed"`     // final answer 429 or 503
+	Errors   int64 `json:"errors"`   // another status, or no answer
+	Timeouts int64 `json:"timeouts"` // last try timed out
+	Dropped  int64 `json:"dropped"`  // not sent: in-flight cap
 	// Failed is every logical request sent that was not ok: shed, errors
 	// and timeouts (as k6's http_req_failed and vegeta's non-success count
 	// a 503).
@@ -63,8 +63,8 @@ type ClassReport struct {
 	// TryLatencyMs are of every try on its own: from its send to its
 	// answer (what k6 and vegeta report as a request's latency).
 	TryLatencyMs Latency `json:"try_latency_ms"`
-	GoodputRPS float64 `json:"goodput_rps"` // ok per second of duration_s
-	Success    float64 `json:"success"`     // ok / (sent + dropped)
+	GoodputRPS   float64 `json:"goodput_rps"` // ok per second of duration_s
+	Success      float64 `json:"success"`     // ok / (sent + dropped)
 }
 
 // Latency are percentiles and the mean in milliseconds.

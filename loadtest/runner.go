@@ -72,18 +72,18 @@ type live struct {
 
 // runner is one run of a scenario.
 type runner struct {
-	scen  *Scenario
-	plan  *plan
-	opts  Options
-	tgt   target   // the first of tgts: the Host header, and setup's default
-	tgts  []target // tries go to each in turn
-	hc    doer
-	pools []*codePool // by template, for {code}
-	runID string
-	today time.Time
-	start time.Time
-	rec   *recorder
-	pool  *workerPool
+	scen   *Scenario
+	plan   *plan
+	opts   Options
+	tgt    target   // the first of tgts: the Host header, and setup's default
+	tgts   []target // tries go to each in turn
+	hc     doer
+	pools  []*codePool // by template, for {code}
+	runID  string
+	today  time.Time
+	start  time.Time
+	rec    *recorder
+	pool   *workerPool
 	con    *console
 	ctx    context.Context
 	live   live
