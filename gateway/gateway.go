@@ -1,11 +1,26 @@
-// Package gateway is the request path of the load-shedding gateway: it
-// matches a request to a configured route, and forwards it to the route's
-// upstream with hop-by-hop headers removed, X-Forwarded-For appended and an
-// X-Request-Id kept or generated. It also serves the admin endpoints
-// (/metrics, /healthz, /readyz, /status) and drains gracefully.
+// Package gateway is the load-shedding gateway: the request path, its
+// admin endpoints, and the process's life around them.
 //
-// It owns HTTP: the packages it builds on (upstream, configs) know nothing
-// of the request path, and it never reaches into the load-test harness.
+// The request path (handle, in handler.go, top to bottom) refuses at the
+// edge what no upstream may see, matches the route (a tree by path
+// segment, first match in config order), validates its parameters,
+// answers a fresh cache hit at once, applies the key's rate, coalesces
+// identical misses into one flight, waits for admission in the route's
+// priority class under the adaptive limit, sends to the route's upstream
+// pool, stores what may be cached, invalidates what a 2xx makes obsolete,
+// and answers a shed request with 503 and Retry-After (or a stale copy).
+// A cache hit and a rejection allocate nothing (allocation_test.go).
+//
+// Around it: the admin listener (/metrics in Prometheus's exposition
+// format, /status, /reload, the operator's page, the probes), an optional
+// probe listener (/healthz and /readyz alone), live reloads that switch the
+// whole compiled config atomically, a drain that turns /readyz to 503 and
+// keeps serving for server.drain_delay before the listeners close, and,
+// with cache.shared, a fleet's shared cache and invalidations in Redis.
+//
+// It owns HTTP: the packages it builds on (limiter, cache, sharedcache,
+// flight, upstream, configs) know nothing of the request path, and it
+// never reaches into the load-test harness or the simulated issuer.
 package gateway
 
 import (

@@ -269,9 +269,9 @@ func versionString() string {
 }
 
 // newLoggers builds the JSON operational logger and the access logger.
-// The gateway samples what it gives the access logger (the first 10
-// requests of each second, then 1 in 1,000) by the clock reading it took
-// anyway, so the logger itself does not sample: its Check reads the clock.
+// The gateway samples what it gives the access logger (as
+// server.access_log says) by the clock reading it took anyway, so the
+// logger itself does not sample: its Check reads the clock.
 func newLoggers(level string) (*zap.Logger, *zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
