@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "validate the config, print what it sets up, exit 0 (valid) or 1")
 	version := fs.Bool("version", false, "print the version and exit")
-	configPath := fs.String("config", "configs/gateway.yaml", "config file")
+	configPath := fs.String("config", "/etc/shedgate/gateway.yaml", "config `file` (make run gives configs/gateway.yaml)")
 	listen := fs.String("listen", "", "override server.listen")
 	adminListen := fs.String("admin-listen", "", "override server.admin_listen")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

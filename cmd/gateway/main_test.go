@@ -79,3 +79,16 @@ func TestStrayArgument(t *testing.T) {
 		t.Errorf("a path without -config: exit %d, %q; want 2 and a clear error", rc, errs.String())
 	}
 }
+
+// The default config path is absolute, as a unit or a container gives it,
+// so the gateway reads the same file whatever its working directory.
+func TestDefaultConfigPathIsAbsolute(t *testing.T) {
+	const def = "/etc/shedgate/gateway.yaml"
+	if _, err := os.Stat(def); err == nil {
+		t.Skipf("%s exists on this machine", def)
+	}
+	var out, errs strings.Builder
+	if rc := run([]string{"-check"}, &out, &errs); rc != 1 || !strings.Contains(errs.String(), def) {
+		t.Fatalf("-check without -config: exit %d, %q; want 1 naming %s", rc, errs.String(), def)
+	}
+}
