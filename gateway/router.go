@@ -79,7 +79,7 @@ func (r *router) add(rt *route) {
 const maxActive = 8
 
 // candidate returns the lowest-indexed route that matches method and
-// path, or -1: the walk follows the path's segments exactly as
+// path, or -1, keeping every node a segment leads to in play: the walk follows the path's segments exactly as
 // matchSegments matches them (a parameter takes one non-empty segment, a
 // wildcard the rest, even nothing), so only the method is left to check.
 // ok is false when the walk outgrew its fixed state and the caller must
@@ -198,17 +198,83 @@ func indexOf(list []string, s string) int {
 // lookup finds the first route matching method and path and fills m.
 // It reports whether one matched. It allocates nothing.
 func (r *router) lookup(method, path []byte, m *match) bool {
-	best, ok := r.candidate(method, path)
+	best, np, ok := r.walk(method, path, m)
 	if !ok {
-		return r.scan(method, path, m)
+		if best, ok = r.candidate(method, path); !ok {
+			return r.scan(method, path, m)
+		}
+		np = -1
 	}
 	if best < 0 {
 		m.route = nil
 		return false
 	}
 	m.route = r.routes[best]
-	matchSegments(m.route.segments, path, m) // fills its parameters
+	if np >= 0 {
+		m.nparams = np
+	} else {
+		matchSegments(m.route.segments, path, m) // fills its parameters
+	}
 	return true
+}
+
+// walk is candidate for the common tree, where each segment of a path
+// leads to one node at most: it collects the parameters on its way and
+// returns how many of them belong to the route found (np). ok is false
+// when a segment could go two ways (a literal and a parameter child) and
+// candidate must walk instead.
+func (r *router) walk(method, path []byte, m *match) (best, np int, ok bool) {
+	best = -1
+	if len(path) == 0 || path[0] != '/' {
+		return -1, 0, true
+	}
+	n := &r.tree
+	rest := path[1:]
+	m.nparams = 0
+	if len(rest) == 0 { // "/"
+		best = r.better(best, n.end, method)
+		return r.better(best, n.wild, method), 0, true
+	}
+	for {
+		if len(n.wild) > 0 {
+			if b := r.better(best, n.wild, method); b != best {
+				best, np = b, m.nparams
+			}
+		}
+		if len(rest) == 0 {
+			return best, np, true // a trailing "/": only wildcards take it
+		}
+		seg := rest
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			seg, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = nil
+		}
+		lit, par := n.next(seg), n.param
+		if len(seg) == 0 {
+			par = nil
+		}
+		switch {
+		case lit != nil && par != nil:
+			return -1, 0, false
+		case lit != nil:
+			n = lit
+		case par != nil:
+			m.params[m.nparams] = seg
+			m.nparams++
+			n = par
+		default:
+			return best, np, true
+		}
+		if rest == nil {
+			for _, idxs := range [2][]int{n.end, n.wild} {
+				if b := r.better(best, idxs, method); b != best {
+					best, np = b, m.nparams
+				}
+			}
+			return best, np, true
+		}
+	}
 }
 
 // scan is lookup by trying each route in turn.
