@@ -146,7 +146,7 @@ func TestDrainDelayRefusesNothing(t *testing.T) {
 func TestRollingRestartLosesNothing(t *testing.T) {
 	inOwnNetns(t, "net.ipv4.tcp_migrate_req=1")
 	is := startIssuer(t, "-workers", "64", "-service-time", "1ms")
-	listen := freeAddr(t)
+	listen := freePort(t)
 	cfg := strings.Replace(gatewayConfig(is.addr(), "  drain_delay: 1s", ""),
 		`  listen: "127.0.0.1:0"`, fmt.Sprintf("  listen: %q\n  reuse_port: true", listen), 1)
 	old := []gatewayProc{startGateway(t, cfg), startGateway(t, cfg)}

@@ -35,13 +35,8 @@ func (e *exposition) parse(raw []byte) {
 		e.fams = make(map[string]*expoFamily)
 	}
 	var cur string // the family of the last TYPE line
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
+	for line := range bytes.Lines(raw) {
+		line = bytes.TrimSuffix(line, []byte("\n"))
 		if len(line) == 0 {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,7 +91,7 @@ func TestPrometheusScrapesGateway(t *testing.T) {
 	bin := prometheusTool(t, "prometheus")
 	is := startIssuer(t, "-workers", "2", "-service-time", "20ms")
 	gw := startGateway(t, gatewayConfig(is.addr(), "", ""))
-	promAddr := freeAddr(t)
+	promAddr := freePort(t)
 	target := strings.TrimPrefix(gw.admin(""), "http://")
 	cfg := proctest.WriteFile(t, "prometheus.yml", fmt.Sprintf(`global:
   scrape_interval: 500ms
@@ -166,15 +165,4 @@ func promQuery(t *testing.T, api, q string) map[string]float64 {
 		out[s.Metric["class"]] = v
 	}
 	return out
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
