@@ -15,9 +15,9 @@ package cache
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +38,9 @@ type Config struct {
 	// MaxBytes bounds the memory used by entries. Default DefaultMaxBytes;
 	// fastcache rounds it up to a multiple of 32 MiB.
 	MaxBytes int
-	// PersistPath, when set, is the directory Save writes to and New
-	// loads from. Default: no persistence.
+	// PersistPath, when set, is the directory Save writes snapshots to,
+	// Del journals deleted keys to, and New loads from (see persist.go).
+	// Default: no persistence.
 	PersistPath string
 }
 
@@ -47,7 +48,13 @@ type Config struct {
 type Cache struct {
 	fc          *fastcache.Cache
 	persistPath string
-	saveMu      sync.Mutex // serializes Save
+	saveMu      sync.Mutex // serializes Save; guards seq
+	seq         int        // the last snapshot's number
+	journal     *journal   // nil without a PersistPath
+	// loadProblem is why the snapshot found at start was set aside; nil
+	// when there was none or it loaded.
+	loadProblem error
+	replayed    int // journal entries applied at start
 
 	hits, misses, stale, staleServed  atomic.Uint64
 	stores, skipped, invalidations    atomic.Uint64
@@ -55,9 +62,11 @@ type Cache struct {
 	lastPersistNanos, persistFailures atomic.Int64
 }
 
-// New returns an empty cache, or the one saved at cfg.PersistPath when a
-// readable save exists there. A save that cannot be read is an error
-// (the caller decides whether to start empty).
+// New returns an empty cache, or the one saved at cfg.PersistPath, less
+// the keys deleted after that save began. A snapshot that cannot be read
+// (damaged, or written for another MaxBytes) is set aside and the cache
+// starts empty: LoadProblem says why. The error is for a PersistPath that
+// cannot be used at all (not a directory, not writable).
 func New(cfg Config) (*Cache, error) {
 	maxBytes := cfg.MaxBytes
 	if maxBytes <= 0 {
@@ -68,20 +77,26 @@ func New(cfg Config) (*Cache, error) {
 		c.fc = fastcache.New(maxBytes)
 		return c, nil
 	}
-	if _, err := os.Stat(cfg.PersistPath); errors.Is(err, os.ErrNotExist) {
-		c.fc = fastcache.New(maxBytes)
-		return c, nil
-	}
-	fc, err := fastcache.LoadFromFileMaxBytes(cfg.PersistPath, maxBytes)
+	fc, seq, replayed, problem, err := open(cfg.PersistPath, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("cache: load %s: %w", cfg.PersistPath, err)
+		return nil, fmt.Errorf("cache: %s: %w", cfg.PersistPath, err)
 	}
-	c.fc = fc
+	jp := filepath.Join(cfg.PersistPath, journalFile)
+	f, err := os.OpenFile(jp, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	c.fc, c.seq, c.replayed, c.loadProblem = fc, seq, replayed, problem
+	c.journal = &journal{f: f, path: jp}
 	var s fastcache.Stats
 	fc.UpdateStats(&s)
 	c.loaded.Store(s.EntriesCount)
 	return c, nil
 }
+
+// LoadProblem returns why the snapshot found at start was set aside, or
+// nil.
+func (c *Cache) LoadProblem() error { return c.loadProblem }
 
 // Lookup is the outcome of Get.
 type Lookup int
@@ -149,14 +164,21 @@ func (c *Cache) Set(buf, key []byte, e *Entry) []byte {
 	return buf
 }
 
-// Del removes key's entry, if any.
+// Del removes key's entry, if any; with a PersistPath, the deletion is
+// journaled before Del returns, so that no restart brings the entry back.
 func (c *Cache) Del(key []byte) {
 	c.fc.Del(key)
 	c.invalidations.Add(1)
+	if c.journal != nil {
+		if err := c.journal.add(key); err != nil {
+			c.persistFailures.Add(1)
+		}
+	}
 }
 
-// Save writes the cache to PersistPath atomically (a new directory renamed
-// into place). It is a no-op without a PersistPath.
+// Save writes a new snapshot to PersistPath; the previous one is removed
+// only once the new one is complete (see persist.go). It is a no-op
+// without a PersistPath.
 func (c *Cache) Save() error {
 	if c.persistPath == "" {
 		return nil
@@ -164,7 +186,8 @@ func (c *Cache) Save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	start := time.Now()
-	err := c.fc.SaveToFileConcurrent(c.persistPath, 2)
+	c.seq++
+	err := c.save(c.seq)
 	c.lastPersistNanos.Store(int64(time.Since(start)))
 	if err != nil {
 		c.persistFailures.Add(1)
@@ -178,6 +201,8 @@ type Stats struct {
 	Hits, Misses, StaleFound, StaleServed uint64
 	Stores, Skipped, Invalidations        uint64
 	Loaded                                uint64 // entries loaded from disk at start
+	Replayed                              uint64 // journaled deletions applied at start
+	SetAside                              uint64 // 1 if the snapshot found at start was set aside
 	Entries, Bytes, MaxBytes              uint64
 	EvictedBytes                          uint64
 	LastPersist                           time.Duration
@@ -192,10 +217,13 @@ func (c *Cache) UpdateStats(s *Stats) {
 		Hits: c.hits.Load(), Misses: c.misses.Load(),
 		StaleFound: c.stale.Load(), StaleServed: c.staleServed.Load(),
 		Stores: c.stores.Load(), Skipped: c.skipped.Load(), Invalidations: c.invalidations.Load(),
-		Loaded:  c.loaded.Load(),
+		Loaded: c.loaded.Load(), Replayed: uint64(c.replayed),
 		Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: fs.MaxBytesSize,
 		EvictedBytes:    fs.EvictedBytes,
 		LastPersist:     time.Duration(c.lastPersistNanos.Load()),
 		PersistFailures: c.persistFailures.Load(),
+	}
+	if c.loadProblem != nil {
+		s.SetAside = 1
 	}
 }

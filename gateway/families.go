@@ -24,6 +24,8 @@ var families = map[string]family{
 	"gateway_cache_bytes":                      {"gauge", "Bytes the cache holds."},
 	"gateway_cache_bytes_capacity":             {"gauge", "Bytes the cache may hold (cache.max_bytes)."},
 	"gateway_cache_loaded_entries":             {"gauge", "Entries loaded from cache.persist_path at start."},
+	"gateway_cache_replayed_deletions":         {"gauge", "Deletions journaled after the last snapshot began, applied at start."},
+	"gateway_cache_snapshot_set_aside":         {"gauge", "1 if the snapshot found at start could not be read and was set aside (the cache started cold)."},
 	"gateway_cache_persist_duration_seconds":   {"gauge", "Duration of the last save of the cache to cache.persist_path."},
 	"gateway_cache_persist_failures_total":     {"counter", "Saves of the cache to cache.persist_path that failed."},
 	"gateway_cache_not_stored_total":           {"counter", "200 answers of cached routes that were not stored, by reason."},

@@ -221,6 +221,9 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.cache = c
+	if err := c.LoadProblem(); err != nil {
+		g.log.Warn("cache snapshot unreadable: starting cold", zap.Error(err))
+	}
 	g.demand = limiter.NewDemand(limiter.DemandCounters)
 	lc := limiterConfig(&cfg.Limiter)
 	lc.LocalDelay = g.local.current

@@ -171,6 +171,8 @@ func (g *Gateway) writeCacheMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_cache_bytes", s.Bytes)
 	metrics.WriteGaugeUint64(w, "gateway_cache_bytes_capacity", s.MaxBytes)
 	metrics.WriteGaugeUint64(w, "gateway_cache_loaded_entries", s.Loaded)
+	metrics.WriteGaugeUint64(w, "gateway_cache_replayed_deletions", s.Replayed)
+	metrics.WriteGaugeUint64(w, "gateway_cache_snapshot_set_aside", s.SetAside)
 	metrics.WriteGaugeFloat64(w, "gateway_cache_persist_duration_seconds", s.LastPersist.Seconds())
 	metrics.WriteCounterUint64(w, "gateway_cache_persist_failures_total", uint64(s.PersistFailures))
 	metrics.WriteCounterUint64(w, "gateway_coalesced_waiters_total", g.coalesced.Load())
