@@ -191,6 +191,11 @@ type Health struct {
 	// UnhealthyAfter is how many failed probes in a row take a target out.
 	// Default 2; must be >= 1.
 	UnhealthyAfter int `yaml:"unhealthy_after"`
+	// FailOn5xx makes a probe answered 500 or above fail. Default false: a
+	// probe judges reachability, and any answer within Timeout passes (a
+	// backend failing a share of its requests is not dead; its breaker and
+	// the gateway's retries deal with those).
+	FailOn5xx bool `yaml:"fail_on_5xx"`
 }
 
 // Outlier configures passive outlier detection merged with a circuit
@@ -353,6 +358,13 @@ type Route struct {
 	// Idempotent allows retries. Default true for GET, HEAD and OPTIONS,
 	// false otherwise (any method included).
 	Idempotent bool `yaml:"idempotent"`
+	// IdempotencyKey names a request header, such as Idempotency-Key, whose
+	// value the backend uses to answer a repeated request with its first
+	// answer instead of acting twice (docs/operating.md). A request that
+	// carries it is retried like an idempotent one, and told it may retry
+	// when its outcome is unknown. It is forwarded as it came. Default "":
+	// none.
+	IdempotencyKey string `yaml:"idempotency_key"`
 	// Timeout overrides the upstream's per-attempt timeout. Default 0: the
 	// upstream's; when set it must be > 0.
 	Timeout time.Duration `yaml:"timeout"`

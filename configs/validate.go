@@ -320,6 +320,9 @@ func (v *validator) route(i int, r *Route) {
 			r.Idempotent = r.Idempotent && (m == "GET" || m == "HEAD" || m == "OPTIONS")
 		}
 	}
+	if r.IdempotencyKey != "" && !headerName.MatchString(r.IdempotencyKey) {
+		v.errf(key+".idempotency_key", "%q is not a header name", r.IdempotencyKey)
+	}
 	v.reference(key+".upstream", "upstream", r.Upstream, v.c.UpstreamNames())
 	classes := make([]string, len(v.c.Limiter.Classes))
 	for j, c := range v.c.Limiter.Classes {
@@ -542,3 +545,6 @@ func orAny(list []string) string {
 	}
 	return strings.Join(list, ",")
 }
+
+// headerName is an HTTP header field name (RFC 9110's token).
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

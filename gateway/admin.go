@@ -206,6 +206,7 @@ type UpstreamStatus struct {
 	RetriesRefused uint64         `json:"retries_refused"`
 	RetryBudget    float64        `json:"retry_budget_left"`
 	Unavailable    uint64         `json:"unavailable"`
+	Panics         uint64         `json:"panics"`
 	Targets        []TargetStatus `json:"targets"`
 }
 
@@ -253,7 +254,8 @@ func (g *Gateway) Status() Status {
 		var ps upstream.PoolStats
 		p.Stats(&ps)
 		us := UpstreamStatus{Name: name, TimeoutMs: p.Timeout().Milliseconds(), Retries: ps.Retries,
-			RetriesRefused: ps.RetriesRefused, RetryBudget: ps.RetryBudget, Unavailable: ps.Unavailable}
+			RetriesRefused: ps.RetriesRefused, RetryBudget: ps.RetryBudget, Unavailable: ps.Unavailable,
+			Panics: ps.Panics}
 		for _, t := range ps.Targets {
 			us.Targets = append(us.Targets, TargetStatus{
 				Addr: t.Addr, State: t.State.String(), Breaker: t.Breaker.String(), InFlight: t.InFlight,

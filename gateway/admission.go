@@ -90,7 +90,7 @@ func userHash(key []byte) uint64 {
 // target that answered and the time it took, for the access log.
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, up *upstreamInfo) error {
 	start := time.Now()
-	err := rt.pool.Send(req, resp, deadline, rt.cfg.Idempotent)
+	err := rt.pool.Send(req, resp, deadline, rt.retrySafe(&req.Header))
 	up.rtt = time.Since(start)
 	up.target = resp.RemoteAddr()
 	tok.Release(up.rtt, outcomeOf(err, resp.StatusCode()))

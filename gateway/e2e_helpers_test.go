@@ -37,15 +37,17 @@ type issuerStats struct {
 	LatencyMs   struct {
 		P50, P99, Max float64
 	} `json:"latency_ms"`
-	Served         int64            `json:"served"`
-	Scans          int64            `json:"scans"`
-	Duplicates     int64            `json:"duplicates"`
-	CodesAgain     int64            `json:"codes_again"`
-	InFlight       int64            `json:"in_flight"`
-	Ops            map[string]int64 `json:"ops"`
-	ErrorsInjected int64            `json:"errors_injected"`
-	BusyMs         float64          `json:"busy_ms"`
-	NominalMs      float64          `json:"nominal_ms"`
+	Served            int64            `json:"served"`
+	Scans             int64            `json:"scans"`
+	Duplicates        int64            `json:"duplicates"`
+	CodesAgain        int64            `json:"codes_again"`
+	InFlight          int64            `json:"in_flight"`
+	Ops               map[string]int64 `json:"ops"`
+	ErrorsInjected    int64            `json:"errors_injected"`
+	AnswersDropped    int64            `json:"answers_dropped"`
+	IdempotentReplays int64            `json:"idempotent_replays"`
+	BusyMs            float64          `json:"busy_ms"`
+	NominalMs         float64          `json:"nominal_ms"`
 }
 
 func (p issuerProc) stats(t *testing.T) issuerStats {

@@ -14,10 +14,15 @@ import (
 
 // Error bodies are built once: answering an error allocates nothing.
 var (
-	bodyNoRoute        = []byte(`{"error":"no route"}`)
-	bodyUnavailable    = []byte(`{"error":"service unavailable: upstream refused the connection","retry_after_s":1}`)
-	bodyBadResponse    = []byte(`{"error":"bad gateway: invalid upstream response"}`)
-	bodyTimeout        = []byte(`{"error":"gateway timeout: upstream did not answer in time"}`)
+	bodyNoRoute     = []byte(`{"error":"no route"}`)
+	bodyUnavailable = []byte(`{"error":"service unavailable: upstream refused the connection","retry_after_s":1}`)
+	bodyBadResponse = []byte(`{"error":"bad gateway: invalid upstream response"}`)
+	bodyTimeout     = []byte(`{"error":"gateway timeout: upstream did not answer in time"}`)
+	// A non-idempotent request sent and then lost: the backend may have
+	// acted on it, so no Retry-After (TestUnknownOutcomeIsNotARefusal).
+	bodyTimeoutUnknown = []byte(`{"error":"gateway timeout: the request was sent and no answer came in time; the outcome is unknown: check before sending it again","outcome":"unknown"}`)
+	bodyLostUnknown    = []byte(`{"error":"bad gateway: the connection to the upstream was lost after the request was sent; the outcome is unknown: check before sending it again","outcome":"unknown"}`)
+	bodyLostRetry      = []byte(`{"error":"bad gateway: the connection to the upstream was lost before an answer; the request is safe to send again","retry_after_s":1}`)
 	bodyHeaderTooLarge = []byte(`{"error":"request header too large"}`)
 	bodyBadRequest     = []byte(`{"error":"bad request"}`)
 	bodyReadTimeout    = []byte(`{"error":"request timeout"}`)
@@ -35,16 +40,28 @@ func writeJSONError(ctx *fasthttp.RequestCtx, status int, body []byte) {
 
 // writeFetchError answers a fetch that failed, the one place fetch
 // errors become statuses: 504 for a timeout (the upstream's, or this
-// request's own while it waited on a flight); 503 when too many requests
+// request's own while it waited on a flight); 502 when the connection was
+// lost after the request was sent (with Retry-After only when a retry
+// cannot act twice: see route.retrySafe); 503 when too many requests
 // wait on one key, and 503 with Retry-After when no target takes
-// connections (an outage answers at once, it is not a broken backend);
-// 400 for what the client library refused to send; 500 when the flight
-// panicked; 502 for anything else. (Sheds are answered by reject.)
+// connections, nothing having been sent (an outage answers at once, it is
+// not a broken backend); 400 for what the client library refused to send;
+// 500 when the flight panicked; 502 for anything else. A timeout or a lost
+// connection of a request that is not retry-safe says its outcome is
+// unknown. (Sheds are answered by reject.)
 func (g *Gateway) writeFetchError(ctx *fasthttp.RequestCtx, rt *route, err error) {
 	var pe *flight.PanicError
+	safe := rt.retrySafe(&ctx.Request.Header)
 	switch {
+	case errors.Is(err, upstream.ErrTimeout) && !safe:
+		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeoutUnknown)
 	case errors.Is(err, flight.ErrDeadline), errors.Is(err, upstream.ErrTimeout):
 		writeJSONError(ctx, fasthttp.StatusGatewayTimeout, bodyTimeout)
+	case errors.Is(err, upstream.ErrUnknownOutcome) && !safe:
+		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyLostUnknown)
+	case errors.Is(err, upstream.ErrUnknownOutcome):
+		writeJSONError(ctx, fasthttp.StatusBadGateway, bodyLostRetry)
+		ctx.Response.Header.Set("Retry-After", "1")
 	case errors.Is(err, flight.ErrTooManyWaiters):
 		writeJSONError(ctx, fasthttp.StatusServiceUnavailable, bodyTooManyWaiters)
 	case errors.Is(err, upstream.ErrUnavailable):

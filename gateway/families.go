@@ -56,6 +56,7 @@ var families = map[string]family{
 	"gateway_upstream_retries_refused_total": {"counter", "Retries the retry budget refused, by upstream."},
 	"gateway_upstream_retry_budget_retries":  {"gauge", "Retries the budget allows now, by upstream."},
 	"gateway_upstream_unavailable_total":     {"counter", "Requests answered 503 because no target of the upstream was available."},
+	"gateway_upstream_panic_total":           {"counter", "Requests sent to a target past its open breaker because every target's breaker was open (panic mode)."},
 
 	"gateway_config_version":                               {"gauge", "Version of the config in force (1 at start, +1 per reload that took)."},
 	"gateway_config_reloads_total":                         {"counter", "Config reloads that took."},

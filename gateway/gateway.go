@@ -153,9 +153,10 @@ type route struct {
 	rejects     *rejectBodies
 	invalidates []string // cache key prefixes of the routes a 2xx invalidates
 
-	public    bool // credentials do not make the answer private
-	dropQuery bool // the query string is removed before forwarding
-	keyHost   bool // Host is part of the variant
+	idemKey   string // the request header that makes a retry safe; "" for none
+	public    bool   // credentials do not make the answer private
+	dropQuery bool   // the query string is removed before forwarding
+	keyHost   bool   // Host is part of the variant
 	checks    []paramCheck
 }
 
@@ -175,6 +176,12 @@ func (r *route) appendCacheKey(dst, key []byte) []byte {
 // shared reports whether the route's answers go through an entry that
 // other requests may share (cached or coalesced).
 func (r *route) shared() bool { return r.policy != nil || r.coalesce }
+
+// retrySafe reports whether sending req again cannot act twice: the route
+// is idempotent, or req carries the route's idempotency key.
+func (r *route) retrySafe(h *fasthttp.RequestHeader) bool {
+	return r.cfg.Idempotent || r.idemKey != "" && len(h.Peek(r.idemKey)) > 0
+}
 
 // attemptTimeout is the route's per-attempt timeout.
 func (r *route) attemptTimeout() time.Duration {
@@ -361,6 +368,7 @@ func (g *Gateway) compileRoute(cfg *configs.Config, rc *configs.Route, pools map
 		return nil, fmt.Errorf("unknown class %q", rc.Class)
 	}
 	rt.public, rt.dropQuery, rt.keyHost = rc.Public, rc.Query == configs.QueryDrop, rc.Host != configs.HostIgnore
+	rt.idemKey = rc.IdempotencyKey
 	params := tpl.Params()
 	for _, name := range slices.Sorted(maps.Keys(rc.Validate)) {
 		pc := paramCheck{param: indexOf(params, name),

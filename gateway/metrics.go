@@ -132,6 +132,7 @@ func (r *metricsRegistry) registerPool(p *upstream.Pool) {
 		"gateway_upstream_retries_refused_total": func() float64 { return float64(p.RetriesRefused()) },
 		"gateway_upstream_retry_budget_retries":  p.RetryBudget,
 		"gateway_upstream_unavailable_total":     func() float64 { return float64(p.Unavailable()) },
+		"gateway_upstream_panic_total":           func() float64 { return float64(p.Panics()) },
 	} {
 		r.set.UnregisterMetric(name + pl)
 		r.set.NewGauge(name+pl, read)

@@ -14,7 +14,8 @@ import (
 //	POST /stats/reset  ResetStats, then the Stats
 //	GET  /faults       the current FaultsStatus
 //	POST /faults       JSON with any subset of error_rate (0..1), latency
-//	                   (a Go duration string), hang, outage, workers
+//	                   (a Go duration string), hang, outage, drop_rate
+//	                   (0..1), workers
 //	                   (1..100000): 200 with the resulting FaultsStatus; an
 //	                   unknown field or a bad value is a 400 and changes
 //	                   nothing; failing to listen again after an outage is

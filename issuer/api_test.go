@@ -307,3 +307,28 @@ func TestNotFoundAndBadInput(t *testing.T) {
 		t.Errorf("ops.other: got %d; want 6", got)
 	}
 }
+
+// A scan with an Idempotency-Key seen before gets the first answer and
+// registers nothing; the drop fault applies a scan and loses its answer.
+func TestIdempotencyKeyAndDroppedAnswers(t *testing.T) {
+	ti := startIssuer(t, Config{})
+	c, _ := getCode(t, ti, idAged(ti.clock.Now(), 30))
+	s1, b1 := scan(t, ti, c.Code, "k-1", "Idempotency-Key", "key-1")
+	body, _ := json.Marshal(map[string]string{"code": c.Code, "site": "site-1", "sample_id": "k-1"})
+	s2, hdr, b2 := ti.do(t, "POST", "/v1/scans", string(body), "Idempotency-Key", "key-1")
+	if s1 != 200 || s2 != 200 || b1 != b2 || hdr.Get("Idempotent-Replay") != "true" {
+		t.Fatalf("same key twice: %d %q, %d %q (replay %q); want the first answer again", s1, b1, s2, b2, hdr.Get("Idempotent-Replay"))
+	}
+	if st := ti.stats(t); st.Scans != 1 || st.IdempotentReplays != 1 || st.Duplicates != 0 {
+		t.Fatalf("stats %+v; want 1 scan, 1 replay, 0 duplicates", st)
+	}
+	if s, _ := ti.admin(t, "POST", "/faults", `{"drop_rate": 1}`); s != 200 {
+		t.Fatalf("set drop_rate: %d", s)
+	}
+	if status, _, _, err := tryHTTP(ti.client, "POST", "http://"+ti.addr+"/v1/scans", strings.Replace(string(body), "k-1", "k-2", 1)); err == nil {
+		t.Fatalf("dropped answer: got %d; want no answer", status)
+	}
+	if st := ti.stats(t); st.Scans != 2 || st.AnswersDropped != 1 {
+		t.Fatalf("stats %+v; want the dropped scan registered (2 scans), 1 answer dropped", st)
+	}
+}

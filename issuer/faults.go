@@ -35,10 +35,17 @@ type Faults struct {
 	// clients get connection refused; clearing it listens again on the same
 	// address. The admin listener stays up. Default false.
 	Outage bool
+	// DropRate is the fraction, 0 to 1, of state-changing requests (scans,
+	// re-issues, check-ins) that are applied and then get no answer: the
+	// connection closes, as when a backend's answer is lost. Default 0.
+	DropRate float64
 }
 
 // Validate returns an error if a field is out of range.
 func (f Faults) Validate() error {
+	if !(f.DropRate >= 0 && f.DropRate <= 1) {
+		return fmt.Errorf("issuer: drop rate %v out of [0, 1]", f.DropRate)
+	}
 	if !(f.ErrorRate >= 0 && f.ErrorRate <= 1) {
 		return fmt.Errorf("issuer: error rate %v out of [0, 1]", f.ErrorRate)
 	}
@@ -59,6 +66,7 @@ type FaultsStatus struct {
 	Latency     string  `json:"latency"`
 	Hang        bool    `json:"hang"`
 	Outage      bool    `json:"outage"`
+	DropRate    float64 `json:"drop_rate"`
 	Workers     int     `json:"workers"`
 }
 
@@ -66,6 +74,7 @@ type FaultsStatus struct {
 // locking.
 type faultState struct {
 	errorRate   atomic.Uint64 // math.Float64bits of Faults.ErrorRate
+	dropRate    atomic.Uint64 // math.Float64bits of Faults.DropRate
 	errorStatus atomic.Int64  // Faults.ErrorStatus
 	latency     atomic.Int64  // Faults.Latency
 	hang        atomic.Pointer[hangGate]
@@ -82,6 +91,12 @@ type hangGate struct {
 // injectError draws whether this request gets an injected error.
 func (fs *faultState) injectError() bool {
 	rate := math.Float64frombits(fs.errorRate.Load())
+	return rate > 0 && rand.Float64() < rate
+}
+
+// injectDrop draws whether this applied request loses its answer.
+func (fs *faultState) injectDrop() bool {
+	rate := math.Float64frombits(fs.dropRate.Load())
 	return rate > 0 && rand.Float64() < rate
 }
 
@@ -110,6 +125,7 @@ func (s *Issuer) faultsLocked() Faults {
 		Latency:     time.Duration(s.faults.latency.Load()),
 		Hang:        s.faults.hang.Load() != nil,
 		Outage:      s.faults.outage,
+		DropRate:    math.Float64frombits(s.faults.dropRate.Load()),
 	}
 }
 
@@ -130,6 +146,7 @@ func (s *Issuer) setFaultsLocked(f Faults) error {
 	s.faults.errorRate.Store(math.Float64bits(f.ErrorRate))
 	s.faults.errorStatus.Store(int64(f.ErrorStatus))
 	s.faults.latency.Store(int64(f.Latency))
+	s.faults.dropRate.Store(math.Float64bits(f.DropRate))
 	s.faults.setHang(f.Hang)
 	if f.Outage == s.faults.outage {
 		return nil
@@ -148,6 +165,7 @@ type faultsPatch struct {
 	Latency     *string  `json:"latency"`
 	Hang        *bool    `json:"hang"`
 	Outage      *bool    `json:"outage"`
+	DropRate    *float64 `json:"drop_rate"`
 	Workers     *int     `json:"workers"`
 }
 
@@ -196,6 +214,9 @@ func (s *Issuer) applyFaultsPatch(p faultsPatch) error {
 	if p.Outage != nil {
 		f.Outage = *p.Outage
 	}
+	if p.DropRate != nil {
+		f.DropRate = *p.DropRate
+	}
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errBadPatch, err)
 	}
@@ -215,6 +236,7 @@ func (s *Issuer) faultsStatus() FaultsStatus {
 		Latency:     f.Latency.String(),
 		Hang:        f.Hang,
 		Outage:      f.Outage,
+		DropRate:    f.DropRate,
 		Workers:     workers,
 	}
 }

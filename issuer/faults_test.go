@@ -137,8 +137,8 @@ func TestAdminFaultsValidation(t *testing.T) {
 			t.Errorf("POST /faults %s: got %d %s; want %d with %s", body, status, got, wantStatus, wantBody)
 		}
 	}
-	f(`{}`, 200, `{"error_rate":0,"error_status":500,"latency":"0s","hang":false,"outage":false,"workers":3}`)
-	f(`{"error_rate":0.25,"latency":"5ms"}`, 200, `{"error_rate":0.25,"error_status":500,"latency":"5ms","hang":false,"outage":false,"workers":3}`)
+	f(`{}`, 200, `{"error_rate":0,"error_status":500,"latency":"0s","hang":false,"outage":false,"drop_rate":0,"workers":3}`)
+	f(`{"error_rate":0.25,"latency":"5ms"}`, 200, `{"error_rate":0.25,"error_status":500,"latency":"5ms","hang":false,"outage":false,"drop_rate":0,"workers":3}`)
 	f(`{"error_status":503}`, 200, `"error_status":503`)
 	f(`{"error_status":404}`, 400, `"error":`)
 	f(`{"error_rate":1.5}`, 400, `"error":`)
@@ -154,7 +154,7 @@ func TestAdminFaultsValidation(t *testing.T) {
 	f(``, 400, `"error":`)
 	f(`{"error_status":500}`, 200, `"error_status":500`)
 	// Nothing changed by the refused ones.
-	if status, body := ti.admin(t, "GET", "/faults", ""); status != 200 || body != `{"error_rate":0.25,"error_status":500,"latency":"5ms","hang":false,"outage":false,"workers":3}` {
+	if status, body := ti.admin(t, "GET", "/faults", ""); status != 200 || body != `{"error_rate":0.25,"error_status":500,"latency":"5ms","hang":false,"outage":false,"drop_rate":0,"workers":3}` {
 		t.Errorf("GET /faults: got %d %s", status, body)
 	}
 }

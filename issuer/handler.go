@@ -28,10 +28,44 @@ func (s *Issuer) Handler(ctx *fasthttp.RequestCtx) {
 	if s.faults.injectError() {
 		s.stats.errorsInjected.Add(1)
 		writeError(ctx, s.Faults().errorStatus(), "injected")
-	} else {
-		s.answer(ctx, r, dup)
+	} else if !s.answerOnce(ctx, r, dup) {
+		return
 	}
 	s.stats.answered(time.Since(start))
+}
+
+// answerOnce answers a served request: a state-changing one that carries an
+// Idempotency-Key seen before gets the key's first answer and changes
+// nothing. It reports false when the drop fault took the answer away
+// after the request was applied.
+func (s *Issuer) answerOnce(ctx *fasthttp.RequestCtx, r route, dup bool) bool {
+	key := ctx.Request.Header.Peek("Idempotency-Key")
+	if !r.op.mutates() || len(key) == 0 {
+		s.answer(ctx, r, dup)
+		return s.keepAnswer(ctx, r)
+	}
+	kept, first := s.idem.begin(key)
+	if !first {
+		s.stats.idemReplays.Add(1)
+		kept.replay(ctx)
+		return s.keepAnswer(ctx, r)
+	}
+	s.answer(ctx, r, dup)
+	if kept != nil {
+		kept.keep(&ctx.Response)
+	}
+	return s.keepAnswer(ctx, r)
+}
+
+// keepAnswer applies the drop fault to a state-changing request's answer:
+// false when it is dropped (the connection closes without it).
+func (s *Issuer) keepAnswer(ctx *fasthttp.RequestCtx, r route) bool {
+	if !r.op.mutates() || !s.faults.injectDrop() {
+		return true
+	}
+	s.stats.answersDropped.Add(1)
+	dropAnswer(ctx)
+	return false
 }
 
 // seenRequestID reports whether the request's X-Request-Id was seen before

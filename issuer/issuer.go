@@ -108,6 +108,7 @@ type Issuer struct {
 	pool   *workerPool
 	faults faultState
 	stats  counters
+	idem   idempotency
 	srv    serverState
 }
 

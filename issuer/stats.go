@@ -22,7 +22,11 @@ type Stats struct {
 	Duplicates     int64            `json:"duplicates"`      // non-idempotent requests seen again
 	CodesAgain     int64            `json:"codes_again"`     // code requests for a code issued before, still valid: a cache in front could have answered
 	ErrorsInjected int64            `json:"errors_injected"` // 500s from the error-rate fault
-	LatencyMs      LatencySummary   `json:"latency_ms"`
+	AnswersDropped int64            `json:"answers_dropped"` // applied, then the answer lost (drop-rate fault)
+	// IdempotentReplays counts requests whose Idempotency-Key was seen
+	// before: answered with the first answer, not applied again.
+	IdempotentReplays int64          `json:"idempotent_replays"`
+	LatencyMs         LatencySummary `json:"latency_ms"`
 	// BusyMs is the time workers spent holding jobs, NominalMs the service
 	// times asked of them (the capacity model's); BusyMs is larger when a
 	// busy machine fires the workers' timers late.
@@ -36,6 +40,7 @@ type Stats struct {
 type counters struct {
 	received, served, inFlight, maxInFlight, hung atomic.Int64
 	scans, duplicates, errorsInjected, codesAgain atomic.Int64
+	answersDropped, idemReplays                   atomic.Int64
 	ops                                           [numOps]atomic.Int64
 	latency                                       histogram
 	requestIDs                                    seenSet // X-Request-Id of non-idempotent requests
@@ -96,11 +101,12 @@ func (s *Issuer) Stats() Stats {
 		Scans:          c.scans.Load(),
 		Duplicates:     c.duplicates.Load(),
 		CodesAgain:     c.codesAgain.Load(),
-		ErrorsInjected: c.errorsInjected.Load(),
-		LatencyMs:      c.latency.summary(),
-		BusyMs:         float64(s.pool.busy.Load()) / 1e6,
-		NominalMs:      float64(s.pool.nominal.Load()) / 1e6,
-		Faults:         s.faultsStatus(),
+		ErrorsInjected: c.errorsInjected.Load(), AnswersDropped: c.answersDropped.Load(),
+		IdempotentReplays: c.idemReplays.Load(),
+		LatencyMs:         c.latency.summary(),
+		BusyMs:            float64(s.pool.busy.Load()) / 1e6,
+		NominalMs:         float64(s.pool.nominal.Load()) / 1e6,
+		Faults:            s.faultsStatus(),
 	}
 }
 

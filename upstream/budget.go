@@ -28,6 +28,7 @@ type budget struct {
 	// unavailable counts calls turned away because no target was
 	// available; kept here so that it, too, survives reloads.
 	unavailable atomic.Uint64
+	panics      atomic.Uint64 // requests sent past every breaker (see panicPick)
 
 	mu sync.Mutex // makes withdraw's check-and-take atomic
 }

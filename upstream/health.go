@@ -13,7 +13,8 @@ import (
 // every Interval, and every Interval/2 while a run toward a change of state
 // is under way, so that a change is confirmed within Interval ×
 // (1 + (n-1)/2) for a threshold of n. A probe passes when the target
-// answers with a status below 500 within Timeout. An unhealthy target gets
+// answers within Timeout, whatever the status unless FailOn5xx (then below
+// 500; see TestHealthJudgesReachability). An unhealthy target gets
 // no requests; one that comes back healthy has an open breaker turned
 // half-open at once, so that its traffic returns with its health.
 //
@@ -32,6 +33,8 @@ type Health struct {
 	// UnhealthyAfter is how many failed probes in a row make a healthy
 	// target unhealthy. Default 2.
 	UnhealthyAfter int
+	// FailOn5xx fails a probe answered 500 or above. Default false.
+	FailOn5xx bool
 }
 
 func (h *Health) interval() time.Duration { return orDefault(h.Interval, DefaultHealthInterval) }
@@ -145,7 +148,7 @@ func (c *checker) run(t *Target) {
 		case <-timer.C:
 		}
 		err := client.DoDeadline(req, resp, time.Now().Add(c.cfg.timeout()))
-		if err == nil && resp.StatusCode() < 500 {
+		if err == nil && (!c.cfg.FailOn5xx || resp.StatusCode() < 500) {
 			passed, failed = passed+1, 0
 		} else {
 			passed, failed = 0, failed+1

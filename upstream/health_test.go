@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,5 +228,27 @@ func TestResetDropsIdleConnections(t *testing.T) {
 	}
 	if failed > 1 {
 		t.Fatalf("after a restart: %d of 8 sequential requests failed; want at most 1 (idle connections dropped after the first reset)", failed)
+	}
+}
+
+// TestHealthJudgesReachability: a target answering 500 to everything,
+// its probes included, stays healthy (it is reachable: its breaker and
+// the retries deal with its answers); with FailOn5xx it is taken out.
+func TestHealthJudgesReachability(t *testing.T) {
+	for _, failOn5xx := range []bool{false, true} {
+		b := newBackend(t)
+		b.failAll.Store(http.StatusInternalServerError)
+		p, err := newPool(Config{Name: "u", Targets: []string{b.addr},
+			Health: Health{Path: "/probe", Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond, FailOn5xx: failOn5xx}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Start()
+		time.Sleep(200 * time.Millisecond) // ten probes
+		healthy := p.Targets()[0].Healthy()
+		p.Stop()
+		if healthy == failOn5xx {
+			t.Fatalf("FailOn5xx %v, every probe answered 500: healthy %v; want %v", failOn5xx, healthy, !failOn5xx)
+		}
 	}
 }

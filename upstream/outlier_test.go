@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -54,25 +55,27 @@ func TestHangingTargetEjected(t *testing.T) {
 }
 
 // TestUnavailableDialsNothing checks that an ejected target costs no
-// connection: an attempt answers ErrUnavailable at once and attempts nothing.
+// connection while another target can take its requests, and that when
+// its ejection ends one probe goes to it.
 func TestUnavailableDialsNothing(t *testing.T) {
 	addr, conns, _ := rawBackend(t, true)
+	good := newBackend(t)
 	clock := fakeclock.New(time.Now())
-	p, _ := newPool(Config{Name: "u", Targets: []string{addr}, Clock: clock.Now,
+	p, _ := newPool(Config{Name: "u", Targets: []string{addr, good.addr}, Clock: clock.Now,
 		Outlier: Outlier{ConsecutiveFailures: 2, BaseEjection: time.Second, HalfOpenProbes: 1}})
-	for range 2 {
-		if err := get(p, time.Time{}); !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("reset target: %v; want ErrUnavailable", err)
+	for failed := 0; failed < 2; {
+		if err := get(p, time.Time{}); errors.Is(err, ErrUnavailable) {
+			failed++
 		}
 	}
 	dials := conns.Load()
 	for range 1000 {
-		if err := get(p, time.Time{}); err != ErrUnavailable {
-			t.Fatalf("ejected target: %v; want ErrUnavailable", err)
+		if err := get(p, time.Time{}); err != nil {
+			t.Fatalf("with the reset target ejected: %v; want the other target's answer", err)
 		}
 	}
-	if got := conns.Load() - dials; got != 0 || p.Unavailable() != 1000 {
-		t.Fatalf("1000 requests to an ejected target: %d connections, %d counted unavailable; want 0 and 1000", got, p.Unavailable())
+	if got := conns.Load() - dials; got != 0 {
+		t.Fatalf("1000 requests with the reset target ejected: %d connections to it; want 0", got)
 	}
 	clock.Advance(time.Second) // the ejection ends: one probe may go
 	var wg sync.WaitGroup
@@ -88,5 +91,35 @@ func TestUnavailableDialsNothing(t *testing.T) {
 	p.Stats(&s)
 	if ts := s.Targets[0]; ts.State != StateEjected || ts.Breaker != BreakerOpen || ts.Ejections != 2 || ts.Failures != 3 || ts.Requests != 3 {
 		t.Fatalf("stats %+v; want ejected, open, 2 ejections, 3 failures of 3 requests", ts)
+	}
+	if s.Panics != 0 {
+		t.Fatalf("%d panics with a healthy target left; want 0", s.Panics)
+	}
+}
+
+// TestLastTargetIsNeverEjected: a pool's only target failing some
+// requests keeps getting them all once its breaker opens (panic mode),
+// rather than the pool refusing every request while it is ejected.
+func TestLastTargetIsNeverEjected(t *testing.T) {
+	b := newBackend(t)
+	clock := fakeclock.New(time.Now())
+	p, _ := newPool(Config{Name: "u", Targets: []string{b.addr}, Clock: clock.Now,
+		Outlier: Outlier{ConsecutiveFailures: 2, BaseEjection: time.Minute}})
+	b.failAll.Store(http.StatusInternalServerError)
+	for range 3 {
+		get(p, time.Time{}) //nolint:errcheck // 500s: the breaker opens
+	}
+	b.failAll.Store(0)
+	before, panics := b.requests.Load(), p.Panics()
+	for range 100 {
+		if err := get(p, time.Time{}); err != nil {
+			t.Fatalf("the only target, breaker open: %v; want its answer", err)
+		}
+	}
+	var s PoolStats
+	p.Stats(&s)
+	if got := b.requests.Load() - before; got != 100 || s.Targets[0].Breaker != BreakerOpen || s.Panics-panics != 100 || s.Unavailable != 0 {
+		t.Fatalf("%d of 100 requests reached the only target (breaker %v, %d panics, %d unavailable); want 100, open, 100, 0",
+			got, s.Targets[0].Breaker, s.Panics-panics, s.Unavailable)
 	}
 }

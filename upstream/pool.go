@@ -39,6 +39,11 @@ var (
 	// available (unhealthy, ejected, half-open with its probes taken), or
 	// the connection failed before any answer.
 	ErrUnavailable = errors.New("upstream: unavailable")
+	// ErrUnknownOutcome means the request was written on a connection that
+	// then closed or reset before any answer: the target may have acted on
+	// it. It wraps ErrUnavailable; a connection that could not be made
+	// (nothing sent) is ErrUnavailable alone.
+	ErrUnknownOutcome = fmt.Errorf("%w: connection lost after the request was sent", ErrUnavailable)
 	// ErrBadResponse means the target answered something that is not HTTP.
 	ErrBadResponse = errors.New("upstream: bad response")
 	// ErrBadRequest means the request cannot be sent as it stands (no Host,
@@ -199,7 +204,8 @@ func (p *Pool) now() int64 { return int64(p.clock().Sub(epoch)) }
 // in flight, ties broken at random, preferring targets not in avoid (a bit
 // per target index, for retries), and takes its breaker's permission;
 // probe reports a half-open probe slot, which finish or cancel gives back.
-// It returns -1 when no target is available.
+// When every breaker refuses, it returns panicPick's choice; -1 when no
+// target passes its health checks either.
 func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
 	var lost uint64 // targets whose last probe slot another request took
 	for range len(p.targets) + 1 {
@@ -208,14 +214,37 @@ func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
 			i = p.best(lost, now)
 		}
 		if i < 0 {
-			return -1, false
+			break
 		}
 		if ok, probe := p.targets[i].br.admit(now, &p.outlier); ok {
 			return i, probe
 		}
 		lost |= bit(i)
 	}
-	return -1, false
+	return p.panicPick(avoid), false
+}
+
+// panicPick chooses, when no breaker lets a request through, the target
+// passing its health checks with the fewest requests in flight (outside
+// avoid when it can), breakers aside: a breaker sheds a failing target's
+// share onto the others, and with no other left it would turn a backend
+// failing some requests into one failing all of them (Envoy's panic mode;
+// TestLastTargetIsNeverEjected). A target found unreachable by its health
+// checks still gets nothing. It returns -1 when none passes them.
+func (p *Pool) panicPick(avoid uint64) int {
+	best := -1
+	for i, t := range p.targets {
+		if !t.healthy.Load() {
+			continue
+		}
+		if best < 0 || avoid&bit(best) != 0 && avoid&bit(i) == 0 || t.Pending() < p.targets[best].Pending() && avoid&bit(i) == 0 {
+			best = i
+		}
+	}
+	if best >= 0 {
+		p.budget.panics.Add(1)
+	}
+	return best
 }
 
 // trialShare: one in this many requests that may not be retried goes to a

@@ -45,6 +45,9 @@ type PoolStats struct {
 	// Unavailable counts calls answered ErrUnavailable at once because no
 	// target was available.
 	Unavailable uint64
+	// Panics counts requests sent to a target whose breaker was open
+	// because every target's was (see Pool.Send).
+	Panics uint64
 	// Targets holds one entry per target, in config order.
 	Targets []TargetStats
 }
@@ -78,6 +81,7 @@ func (p *Pool) Stats(s *PoolStats) {
 	s.RetriesRefused = p.budget.refused.Load()
 	s.RetryBudget = p.budget.left(now, &p.retry)
 	s.Unavailable = p.budget.unavailable.Load()
+	s.Panics = p.budget.panics.Load()
 	s.Targets = s.Targets[:0]
 	for _, t := range p.targets {
 		s.Targets = append(s.Targets, TargetStats{
@@ -117,6 +121,9 @@ func (p *Pool) RetriesRefused() uint64 { return p.budget.refused.Load() }
 
 // RetryBudget returns the retries the budget would allow at once now.
 func (p *Pool) RetryBudget() float64 { return p.budget.left(p.now(), &p.retry) }
+
+// Panics returns the number of requests sent past every breaker.
+func (p *Pool) Panics() uint64 { return p.budget.panics.Load() }
 
 // Unavailable returns the number of calls answered ErrUnavailable at once.
 func (p *Pool) Unavailable() uint64 { return p.budget.unavailable.Load() }

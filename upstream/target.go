@@ -161,8 +161,10 @@ func errorOf(o outcome) error {
 	switch o {
 	case outcomeTimeout:
 		return ErrTimeout
-	case outcomeNotSent, outcomeReset, outcomeLocal:
+	case outcomeNotSent, outcomeLocal:
 		return ErrUnavailable
+	case outcomeReset:
+		return ErrUnknownOutcome
 	case outcomeBad:
 		return ErrBadResponse
 	case outcomeRequest:

@@ -54,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	latency := fs.Duration("latency", 0, "added to every request's service time")
 	hang := fs.Bool("hang", false, "accept requests and never answer them")
 	outage := fs.Bool("outage", false, "start with the main listener closed")
+	dropRate := fs.Float64("drop-rate", 0, "fraction (0 to 1) of scans, re-issues and check-ins applied and then left unanswered")
 	keySeed := fs.String("key-seed", "", "`hex` seed of the Ed25519 signing key, to share one key between processes (default: a random key)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -78,8 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		Workers:     *workers,
 		ServiceTime: *service,
 		Growth:      *growth,
-		Faults:      issuer.Faults{ErrorRate: *errorRate, Latency: *latency, Hang: *hang, Outage: *outage},
-		KeySeed:     seed,
+		Faults: issuer.Faults{ErrorRate: *errorRate, Latency: *latency, Hang: *hang, Outage: *outage,
+			DropRate: *dropRate},
+		KeySeed: seed,
 	}
 	if *service == 0 {
 		o.cfg.ServiceTime = -1 // the Config's "none"
