@@ -212,3 +212,33 @@ func inOwnNetns(t *testing.T, sysctls ...string) {
 	}
 	t.SkipNow() // passed in the namespace; nothing more to run here
 }
+
+// TestDrainAnswersWhatItRead sends 1,000 scans a second over keep-alive
+// connections to a lone gateway across its SIGTERM (drain_delay 1 s) and
+// sorts what went wrong: a dial refused or reset once the listener closed
+// never reached the gateway (the kernel's accept queue of a closing
+// listener is reset: docs/operating.md); a request lost on a connection
+// that was made (reset, EOF) did, and there must be none.
+func TestDrainAnswersWhatItRead(t *testing.T) {
+	is := startIssuer(t, "-workers", "64", "-service-time", "1ms")
+	gw := startGateway(t, gatewayConfig(is.addr(), "  drain_delay: 1s", ""))
+	_, _, body := do(t, "GET", gw.url("/v1/codes/"+adultID), "")
+	code := decodeCode(t, body).Code
+	time.AfterFunc(time.Second, func() { gw.Signal(syscall.SIGTERM) }) //nolint:errcheck
+	res := steadyLoad(t, 1000, 3*time.Second, func(i int) (string, string, string) {
+		return "POST", gw.url("/v1/scans"), fmt.Sprintf(`{"code":%q,"site":"d","sample_id":"d-%d"}`, code, i)
+	})
+	if code := gw.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, gw.Stderr())
+	}
+	st := is.stats(t)
+	lost := res.resets.Load()
+	t.Logf("%s; issuer registered %d scans; lost on an open connection: %d", res, st.Scans, lost)
+	if lost > 0 {
+		t.Fatalf("%d requests lost on open connections across the drain; want 0", lost)
+	}
+	if st.Scans < res.ok.Load() || res.ok.Load() < 1900 {
+		t.Fatalf("%d answered 200, issuer registered %d; want >= 1,900 (the first second and the delay) and every 200 registered",
+			res.ok.Load(), st.Scans)
+	}
+}

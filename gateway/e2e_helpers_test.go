@@ -266,7 +266,10 @@ func steadyLoad(t *testing.T, rps int, d time.Duration, next func(i int) (string
 			}
 			defer func() { res.record(sent.Sub(start), time.Since(sent), status) }()
 			if err != nil {
-				if strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF") {
+				// A dial that failed never reached a server; a reset or
+				// EOF on a connection made was a request lost in flight.
+				if !strings.Contains(err.Error(), "dial tcp") &&
+					(strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF")) {
 					res.resets.Add(1)
 				} else {
 					res.errors.Add(1)

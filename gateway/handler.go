@@ -79,9 +79,6 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	sc := acquireScratch()
 	defer releaseScratch(sc)
 	defer g.recoverPanic(ctx)
-	if g.draining.Load() {
-		ctx.SetConnectionClose() // move clients off before the listener closes
-	}
 
 	flags := scanHeaders(&ctx.Request.Header)
 	// forwarded: the request may carry forwarding headers a trusted proxy
@@ -397,6 +394,7 @@ func (g *Gateway) invalidate(rt *route, sc *scratch) {
 
 // finish sets X-Request-Id on the answer and accounts for it.
 func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st *state, start time.Time) {
+	g.closeIfDraining(ctx)
 	ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
@@ -425,11 +423,22 @@ func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st
 	if st.cfg.Server.HitRequestIDs || forwarded && len(ctx.Request.Header.Peek(headerRequestID)) > 0 {
 		ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	}
+	g.closeIfDraining(ctx)
 	status := ctx.Response.StatusCode()
 	rt.metrics.count(status)
 	g.outcomes.count(status)
 	if g.accessSampled(start, st) {
 		g.logAccess(ctx, rt, sc, time.Since(start))
+	}
+}
+
+// closeIfDraining closes the connection after this answer while a drain
+// has begun, so that clients move away before the listener closes. It
+// runs once the answer is built: an upstream's answer read into the
+// response replaces the header (TestDrainAnswersWhatItRead).
+func (g *Gateway) closeIfDraining(ctx *fasthttp.RequestCtx) {
+	if g.draining.Load() {
+		ctx.SetConnectionClose()
 	}
 }
 
