@@ -57,7 +57,9 @@ type Config struct {
 // public server's read buffer, the cache's memory and file and its Redis
 // connection are set up at start. A reload that changes one is refused
 // (see ErrorAt).
-var RestartOnly = []string{"server.max_header_bytes", "server.probe_listen", "cache.max_bytes", "cache.persist_path", "cache.shared"}
+var RestartOnly = []string{"server.max_header_bytes", "server.probe_listen", "server.idle_timeout", "server.max_conns",
+	"server.reduce_memory",
+	"cache.max_bytes", "cache.persist_path", "cache.shared"}
 
 // ErrorAt returns an error naming c's file, the line of key (or of its
 // nearest ancestor present in the file) and key, for checks made after
@@ -88,6 +90,22 @@ type Server struct {
 	// DrainTimeout bounds the wait for in-flight requests on shutdown.
 	// Default 30s; must be > 0.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// IdleTimeout closes a keep-alive connection that waited this long for
+	// its next request. Default 60s; must be > 0.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConns caps the public listener's open connections. At the cap, or
+	// when the process runs out of descriptors, the connections idle the
+	// longest are closed to make room for new ones (and a new one is
+	// closed when none is idle), so that a new client, the admin listener
+	// and the upstreams always get a descriptor. Default 0: the process's
+	// descriptor limit less a reserve for the admin listener and the
+	// upstreams (256 + each upstream's max_conns_per_target × targets).
+	MaxConns int `yaml:"max_conns"`
+	// ReduceMemory returns an idle connection's buffers to a pool, about
+	// halving what each keep-alive connection holds, at a cost of about a
+	// tenth of the cache hits one core serves (both measured:
+	// docs/operating.md). Default false.
+	ReduceMemory bool `yaml:"reduce_memory"`
 	// DrainDelay is how long the gateway keeps serving after SIGTERM with
 	// /readyz answering 503 and every answer closing its connection, so
 	// that balancers take it out of rotation and clients move away before
@@ -498,6 +516,7 @@ func (c *Config) setDefaults() {
 		MaxBodyBytes:   65536,
 		DrainTimeout:   30 * time.Second,
 		DrainDelay:     5 * time.Second,
+		IdleTimeout:    60 * time.Second,
 		AccessLog:      AccessLog{PerSecond: 10, OneIn: 1000},
 	}
 	c.Limiter = Limiter{InitialLimit: limiter.DefaultInitialLimit, MinLimit: limiter.DefaultMinLimit,

@@ -89,7 +89,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	wantServer := Server{Listen: ":8080", AdminListen: "127.0.0.1:9090", ReadTimeout: 5 * time.Second,
-		WriteTimeout: 5 * time.Second, MaxHeaderBytes: 16384, MaxBodyBytes: 65536, DrainTimeout: 30 * time.Second, DrainDelay: 5 * time.Second,
+		WriteTimeout: 5 * time.Second, MaxHeaderBytes: 16384, MaxBodyBytes: 65536, DrainTimeout: 30 * time.Second, DrainDelay: 5 * time.Second, IdleTimeout: 60 * time.Second,
 		AccessLog: AccessLog{PerSecond: 10, OneIn: 1000}}
 	if !reflect.DeepEqual(c.Server, wantServer) {
 		t.Fatalf("server %+v; want %+v", c.Server, wantServer)
@@ -193,7 +193,7 @@ func TestLoadHash(t *testing.T) {
 func TestErrorsJoined(t *testing.T) {
 	_, err := Parse("many.yaml", []byte("server:\n  lisen: x\n  port: 1\n"))
 	want := "many.yaml:2: server.lisen: unknown key (did you mean listen?)\n" +
-		"many.yaml:3: server.port: unknown key (known: access_log, admin_listen, admin_token, admin_token_env, admin_token_file, drain_delay, drain_timeout, hit_request_ids, listen, max_body_bytes, max_header_bytes, probe_listen, read_timeout, reuse_port, trusted_proxies, write_timeout)"
+		"many.yaml:3: server.port: unknown key (known: access_log, admin_listen, admin_token, admin_token_env, admin_token_file, drain_delay, drain_timeout, hit_request_ids, idle_timeout, listen, max_body_bytes, max_conns, max_header_bytes, probe_listen, read_timeout, reduce_memory, reuse_port, trusted_proxies, write_timeout)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n%v\nwant\n%s", err, want)
 	}

@@ -91,6 +91,10 @@ func (v *validator) server() {
 	v.positive("server.write_timeout", s.WriteTimeout)
 	v.positive("server.drain_timeout", s.DrainTimeout)
 	v.nonNegative("server.drain_delay", s.DrainDelay)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+	if s.MaxConns < 0 {
+		v.errf("server.max_conns", "must not be negative, got %d", s.MaxConns)
+	}
 	if s.ProbeListen != "" {
 		v.hostPort("server.probe_listen", s.ProbeListen, true)
 		if (s.ProbeListen == s.Listen || s.ProbeListen == s.AdminListen) && !strings.HasSuffix(s.ProbeListen, ":0") {

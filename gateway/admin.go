@@ -113,9 +113,13 @@ type RequestStatus struct {
 	Errors uint64 `json:"errors"`
 }
 
-// ConnStatus is the public listener's connections open now.
+// ConnStatus is the public listener's connections: open now, the cap, and
+// those the cap closed (idle ones evicted, new ones refused).
 type ConnStatus struct {
-	Open int `json:"open"`
+	Open    int    `json:"open"`
+	Max     int    `json:"max"`
+	Evicted uint64 `json:"evicted"`
+	Refused uint64 `json:"refused"`
 }
 
 // CacheStatus is the cache part of /status.
@@ -230,9 +234,10 @@ func (g *Gateway) Status() Status {
 		Config: ConfigStatus{
 			File: st.cfg.Path, Hash: st.cfg.Hash, Version: st.version, LoadedAt: st.loadedAt,
 		},
-		Reload:      g.reload.status(),
-		Requests:    g.outcomes.status(),
-		Connections: ConnStatus{Open: g.deadlines.Len()},
+		Reload:   g.reload.status(),
+		Requests: g.outcomes.status(),
+		Connections: ConnStatus{Open: g.deadlines.Len(), Max: g.conns.max, Evicted: g.conns.evicted.Load(),
+			Refused: g.conns.refused.Load()},
 		Cache:       g.cacheStatus(),
 		SharedCache: g.fleetStatus(),
 		Limiter:     g.limiterStatus(),

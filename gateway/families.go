@@ -11,6 +11,9 @@ var families = map[string]family{
 	"gateway_rejection_duration_seconds": {"histogram", "Time from arrival to answer of requests the gateway turned away (503 shed, 429 over the key's rate)."},
 	"gateway_http_server_errors_total":   {"counter", "Errors of the HTTP servers (public, admin) by kind: malformed requests, timeouts, oversized bodies."},
 	"gateway_connections_open":           {"gauge", "Connections open on the public listener."},
+	"gateway_connections_max":            {"gauge", "The cap on public connections (server.max_conns, or derived from the descriptor limit)."},
+	"gateway_connections_evicted_total":  {"counter", "Idle keep-alive connections closed to make room under the cap or when descriptors ran out."},
+	"gateway_connections_refused_total":  {"counter", "New connections closed at once: at the cap with none idle to close."},
 
 	"gateway_cache_hits_total":                 {"counter", "Cache lookups answered from a fresh entry."},
 	"gateway_cache_misses_total":               {"counter", "Cache lookups that found no usable entry."},

@@ -89,6 +89,7 @@ type Gateway struct {
 	// deadlines enforces the public connections' read, idle and write
 	// timeouts by a sweep instead of a runtime timer per request.
 	deadlines *deadlines.Sweeper
+	conns     connCap
 	draining  atomic.Bool
 	stop      chan struct{} // closed by Shutdown
 	started   time.Time
@@ -259,6 +260,7 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 		path := cfg.Path
 		g.reload.load = func() (*configs.Config, error) { return configs.Load(path) }
 	}
+	g.conns.max = maxConns(cfg)
 	g.server = g.newServer(cfg)
 	g.admin = &fasthttp.Server{
 		Handler:               g.serveAdmin,
@@ -291,7 +293,9 @@ func (g *Gateway) newServer(cfg *configs.Config) *fasthttp.Server {
 		SecureErrorLogMessage:         true,
 		ReadTimeout:                   s.ReadTimeout,
 		WriteTimeout:                  s.WriteTimeout,
-		IdleTimeout:                   60 * time.Second,
+		IdleTimeout:                   s.IdleTimeout,
+		ConnState:                     g.connState,
+		ReduceMemoryUsage:             s.ReduceMemory,
 		ReadBufferSize:                s.MaxHeaderBytes,
 		MaxRequestBodySize:            s.MaxBodyBytes,
 		NoDefaultServerHeader:         true,

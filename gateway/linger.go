@@ -38,15 +38,24 @@ func lingerClose(c *net.TCPConn) error {
 
 // Accept wraps TCP connections for a lingering close and, on a listener
 // with a sweeper (the public one), for swept deadlines.
+// On the public listener it keeps the connections open at most
+// l.conns.max: at the cap it closes the longest idle ones, and the new
+// one when none is idle (TestIdleConnectionsCannotLockOut).
 func (l *boundListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok && err == nil {
-		if l.sweeper != nil {
+	for {
+		c, err := l.Listener.Accept()
+		tc, ok := c.(*net.TCPConn)
+		if !ok || err != nil {
+			return c, err
+		}
+		if l.sweeper == nil {
+			return lingerConn{tc}, nil
+		}
+		if l.conns.admit(l.sweeper) {
 			return l.sweeper.Wrap(tc, lingerClose), nil
 		}
-		return lingerConn{tc}, nil
+		tc.Close() //nolint:errcheck // at the cap with nothing idle to close
 	}
-	return c, err
 }
 
 // deadlineSweep is how often the public connections' deadlines are

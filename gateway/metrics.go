@@ -234,9 +234,13 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	}
 }
 
-// writeConnMetrics writes the public connections open.
+// writeConnMetrics writes the public connections open, their cap, and
+// those the cap closed.
 func (g *Gateway) writeConnMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_connections_open", uint64(g.deadlines.Len()))
+	metrics.WriteGaugeUint64(w, "gateway_connections_max", uint64(g.conns.max))
+	metrics.WriteCounterUint64(w, "gateway_connections_evicted_total", g.conns.evicted.Load())
+	metrics.WriteCounterUint64(w, "gateway_connections_refused_total", g.conns.refused.Load())
 }
 
 // writeReloadMetrics writes the config version in force, the reloads and

@@ -109,6 +109,7 @@ func restartOnly(running, next *configs.Config) error {
 			shared = fmt.Sprintf("%+v", *sh)
 		}
 		return []string{strconv.Itoa(c.Server.MaxHeaderBytes), strconv.Quote(c.Server.ProbeListen),
+			c.Server.IdleTimeout.String(), strconv.Itoa(c.Server.MaxConns), strconv.FormatBool(c.Server.ReduceMemory),
 			strconv.FormatInt(c.Cache.MaxBytes, 10), strconv.Quote(c.Cache.PersistPath), shared}
 	}
 	was, now := values(running), values(next)

@@ -23,6 +23,7 @@ type boundListener struct {
 	net.Listener
 	configured string
 	sweeper    *deadlines.Sweeper // nil: runtime timers
+	conns      *connCap           // with sweeper: the cap on open connections
 	retired    atomic.Bool
 	once       sync.Once
 	closeErr   error
@@ -70,9 +71,11 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 func (g *Gateway) serveOn(s *fasthttp.Server, ln net.Listener, configured string) *boundListener {
 	// Out of descriptors under a surge, the gateway pauses accepting;
 	// fasthttp alone would end Serve, and the process with it.
-	bl := &boundListener{Listener: &listener.Listener{Listener: ln, OnPause: g.acceptPaused}, configured: configured}
+	ll := &listener.Listener{Listener: ln, OnPause: g.acceptPaused}
+	bl := &boundListener{Listener: ll, configured: configured}
 	if s == g.server {
-		bl.sweeper = g.deadlines
+		bl.sweeper, bl.conns = g.deadlines, &g.conns
+		ll.Reclaim = func() int { return g.conns.evict(g.deadlines) }
 	}
 	go func() {
 		err := s.Serve(bl)

@@ -1,6 +1,7 @@
 // Package deadlines enforces connection read and write deadlines with one
 // sweep over all connections every tick instead of one runtime timer per
-// deadline.
+// deadline. Holding every connection, it also closes the longest idle
+// ones when asked to make room (EvictIdle).
 //
 // Why: fasthttp sets three deadlines for every request on a keep-alive
 // connection (the idle wait, the request read, the response write). Each
@@ -22,7 +23,9 @@
 package deadlines
 
 import (
+	"cmp"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,6 +147,53 @@ type Conn struct {
 	mu          sync.Mutex // orders forcing against clearing
 	read, write deadline
 	closed      bool // guarded by mu
+
+	// idleSince is when the connection began waiting for its next
+	// request (nanoseconds since the Sweeper's epoch, as of its last
+	// sweep); 0 while a request is in progress or before the first.
+	idleSince atomic.Int64
+}
+
+// SetIdle marks c as waiting for its next request (idle) or serving one.
+func (c *Conn) SetIdle(idle bool) {
+	if idle {
+		c.idleSince.Store(c.s.now.Load()) // the last sweep's time: no clock read
+	} else {
+		c.idleSince.Store(0)
+	}
+}
+
+// EvictIdle closes up to n of the connections that have been idle the
+// longest (marked by SetIdle), at once and without a lingering close, and
+// returns how many it closed. A request arriving on one as it closes is
+// lost: the price of room under a cap, as nginx pays it for its keep-alive
+// connections when it runs out.
+func (s *Sweeper) EvictIdle(n int) int {
+	s.mu.Lock()
+	var idle []*Conn
+	for _, c := range s.conns {
+		if c.idleSince.Load() != 0 {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(idle) > n {
+		slices.SortFunc(idle, func(a, b *Conn) int { return cmp.Compare(a.idleSince.Load(), b.idleSince.Load()) })
+		idle = idle[:n]
+	}
+	closed := 0
+	for _, c := range idle {
+		if c.idleSince.Load() == 0 {
+			continue // a request began meanwhile
+		}
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		s.remove(c)
+		c.TCPConn.Close() //nolint:errcheck // its server's read ends with the error
+		closed++
+	}
+	return closed
 }
 
 // SetReadDeadline records t; a sweep enforces it.

@@ -233,3 +233,34 @@ func BenchmarkSetDeadline(b *testing.B) {
 		})
 	}
 }
+
+// EvictIdle closes the connections idle the longest first, never one
+// serving a request, and closes them for their peer at once.
+func TestEvictIdleClosesTheLongestIdle(t *testing.T) {
+	s := New(time.Hour)
+	var conns []*Conn
+	var peers []net.Conn
+	for range 4 {
+		c, p := pair(t, s)
+		conns, peers = append(conns, c), append(peers, p)
+	}
+	for i, c := range []*Conn{conns[2], conns[0], conns[3]} { // idle in this order
+		s.now.Store(int64(i+1) * int64(time.Second))
+		c.SetIdle(true)
+	}
+	// conns[1] serves a request: never evicted.
+	if n := s.EvictIdle(2); n != 2 || s.Len() != 2 {
+		t.Fatalf("EvictIdle(2) = %d, %d left; want 2, 2", n, s.Len())
+	}
+	for i, want := range []bool{true, false, true, false} { // 2 and 0 went
+		peers[i].SetReadDeadline(time.Now().Add(time.Second))
+		_, err := peers[i].Read(make([]byte, 1))
+		if gotClosed := err != nil && !errors.Is(err, os.ErrDeadlineExceeded); gotClosed != want {
+			t.Errorf("connection %d: closed %v (%v); want %v", i, gotClosed, err, want)
+		}
+	}
+	conns[3].SetIdle(false)
+	if n := s.EvictIdle(5); n != 0 {
+		t.Fatalf("EvictIdle with none idle = %d; want 0", n)
+	}
+}
