@@ -44,7 +44,7 @@ func newTestGateway(t testing.TB, yaml string) *Gateway {
 func cacheHitCtx(t testing.TB, g *Gateway, id string, extra ...string) *fasthttp.RequestCtx {
 	t.Helper()
 	now := time.Now()
-	e := &cache.Entry{Status: 200, StoredAt: now.UnixNano(),
+	e := &cache.Entry{Status: 200, StoredAt: now.UnixNano(), LocalAt: now.UnixNano(),
 		FreshUntil: now.Add(time.Hour).UnixNano(), StaleUntil: now.Add(2 * time.Hour).UnixNano(),
 		Body: []byte(`{"id":"` + id + `","code":"v1.eyJpZCI6IjEifQ.c2ln","serial":1}`)}
 	e.AppendHeader([]byte("Content-Type"), []byte("application/json"))

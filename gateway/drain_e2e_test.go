@@ -6,11 +6,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"shedgate/internal/proctest"
 )
 
 // TestDrainDelayRefusesNothing opens a connection every 5 ms across a
@@ -144,7 +148,9 @@ func TestDrainDelayRefusesNothing(t *testing.T) {
 // it the kernel resets the connections still in a closing listener's
 // accept queue (1 scan in 6,000 in two runs of three here).
 func TestRollingRestartLosesNothing(t *testing.T) {
-	inOwnNetns(t, "net.ipv4.tcp_migrate_req=1")
+	if !inOwnNetns(t, "net.ipv4.tcp_migrate_req=1") {
+		return
+	}
 	is := startIssuer(t, "-workers", "64", "-service-time", "1ms")
 	listen := freePort(t)
 	cfg := strings.Replace(gatewayConfig(is.addr(), "  drain_delay: 1s", ""),
@@ -180,14 +186,14 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 }
 
 // inOwnNetns reruns the calling test alone in a new network namespace
-// (loopback up, the sysctls given set there) and ends it with the
-// rerun's outcome; in the rerun it returns at once. It skips where
-// namespaces cannot be made (not root, no unshare), unless
-// SHEDGATE_REQUIRE_NETNS is set.
-func inOwnNetns(t *testing.T, sysctls ...string) {
+// (loopback up, the sysctls given set there), failing it if the rerun
+// fails, and reports false: the caller returns. In the rerun it reports
+// true: the caller runs the test. It skips where namespaces cannot be
+// made (not root, no unshare), unless SHEDGATE_REQUIRE_NETNS is set.
+func inOwnNetns(t *testing.T, sysctls ...string) bool {
 	t.Helper()
 	if os.Getenv("SHEDGATE_IN_NETNS") != "" {
-		return
+		return true
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil || os.Geteuid() != 0 {
@@ -210,7 +216,7 @@ func inOwnNetns(t *testing.T, sysctls ...string) {
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
-	t.SkipNow() // passed in the namespace; nothing more to run here
+	return false
 }
 
 // TestDrainAnswersWhatItRead sends 1,000 scans a second over keep-alive
@@ -240,5 +246,49 @@ func TestDrainAnswersWhatItRead(t *testing.T) {
 	if st.Scans < res.ok.Load() || res.ok.Load() < 1900 {
 		t.Fatalf("%d answered 200, issuer registered %d; want >= 1,900 (the first second and the delay) and every 200 registered",
 			res.ok.Load(), st.Scans)
+	}
+}
+
+// TestRollingRestartKeepsHotCodesServed replaces two reuse_port gateways
+// running the shipped config, one at a time (the new one started, then
+// the old one sent SIGTERM), under 1,000 show-code requests a second on
+// 200 hot codes, against an issuer of 1,000 requests a second: no request
+// is shed while the issuer is far below its capacity, though each new
+// gateway starts with an empty cache.
+func TestRollingRestartKeepsHotCodesServed(t *testing.T) {
+	if !inOwnNetns(t, "net.ipv4.tcp_migrate_req=1") {
+		return
+	}
+	is := startIssuer(t, "-workers", "20", "-service-time", "20ms")
+	b, err := os.ReadFile(filepath.Join(proctest.ModuleRoot(), "configs", "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := freePort(t)
+	cfg := strings.NewReplacer(`listen: "127.0.0.1:8080"`, fmt.Sprintf("listen: %q\n  reuse_port: true", listen),
+		`admin_listen: "127.0.0.1:9090"`, `admin_listen: "127.0.0.1:0"`,
+		`drain_delay: 5s`, `drain_delay: 1s`,
+		`"127.0.0.1:9000"`, strconv.Quote(is.addr())).Replace(string(b))
+	old := []gatewayProc{startGateway(t, cfg), startGateway(t, cfg)}
+	ids := makeIDs(200, 77)
+	done := make(chan *loadResult)
+	go func() {
+		done <- steadyLoad(t, 1000, 6*time.Second, func(i int) (string, string, string) {
+			return "GET", "http://" + listen + "/v1/codes/" + ids[i%len(ids)], ""
+		})
+	}()
+	for _, gw := range old {
+		time.Sleep(time.Second)
+		startGateway(t, cfg)
+		gw.Signal(syscall.SIGTERM) //nolint:errcheck
+		if code := gw.Wait(10 * time.Second); code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", code, gw.Stderr())
+		}
+	}
+	res := <-done
+	st := is.stats(t)
+	t.Logf("%s; issuer served %d (%.0f%% of its capacity over the run)", res, st.Served, float64(st.Served)/6000*100)
+	if res.shed.Load() != 0 || res.ok.Load() != res.sent.Load() {
+		t.Fatalf("rolling restart on hot codes: %s; want every request answered 200, none shed", res)
 	}
 }

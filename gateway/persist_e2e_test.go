@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"shedgate/internal/proctest"
 )
 
 // TestRevokedCodeStaysRevokedAfterKill: a code saved in a snapshot, then
@@ -110,5 +112,53 @@ func TestDamagedSnapshotStartsCold(t *testing.T) {
 	}
 	if !strings.Contains(gw2.Stderr(), "cache snapshot unreadable") {
 		t.Fatalf("no warning logged:\n%s", gw2.Stderr())
+	}
+}
+
+// TestRevokedCodeStaysRevokedInAFleet: gateway B saved a code in its
+// snapshot and was down while the code was re-issued through gateway A;
+// restarted from that snapshot more than local_ttl later (the fleet's
+// documented bound on serving an invalidation it could not hear), B must
+// not answer the revoked code. And a re-issue through A that B heard, then
+// kill -9 of B: the same.
+func TestRevokedCodeStaysRevokedInAFleet(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "8", "-service-time", "1ms")
+	dirB := filepath.Join(t.TempDir(), "b")
+	cfgA := fleetConfig(is.addr(), r.Addr)
+	cfgB := cacheConfig(is.addr(), sharedCache(r.Addr)+fmt.Sprintf("\n    local_ttl: 100ms\n  persist_path: %q\n  persist_every: 1h", dirB))
+	a := startGateway(t, cfgA)
+	serial := func(gw gatewayProc, id string) (int, string) {
+		_, hdr, body := do(t, "GET", gw.url("/v1/codes/"+id), "")
+		return decodeCode(t, body).Serial, hdr.Get("X-Cache")
+	}
+	reissue := func(id string) {
+		if s, _, _ := do(t, "POST", a.url("/v1/codes/"+id+"/reissue"), ""); s != 200 {
+			t.Fatalf("re-issue: %d", s)
+		}
+	}
+	ids := makeIDs(2, 31)
+	b := startGateway(t, cfgB)
+	for _, id := range ids {
+		serial(b, id)
+	}
+	b.Signal(syscall.SIGTERM) //nolint:errcheck // saves serial 1 of both
+	if code := b.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, b.Stderr())
+	}
+	reissue(ids[0]) // B is down: it misses the invalidation
+	time.Sleep(200 * time.Millisecond)
+	b2 := startGateway(t, cfgB)
+	if s, xc := serial(b2, ids[0]); s != 2 {
+		t.Fatalf("restarted B after a re-issue it missed: serial %d (X-Cache %s); want 2", s, xc)
+	}
+	serial(b2, ids[1])
+	reissue(ids[1]) // B hears it
+	time.Sleep(100 * time.Millisecond)
+	b2.Signal(syscall.SIGKILL) //nolint:errcheck
+	b2.Wait(5 * time.Second)
+	b3 := startGateway(t, cfgB)
+	if s, xc := serial(b3, ids[1]); s != 2 {
+		t.Fatalf("B killed after hearing a re-issue, restarted: serial %d (X-Cache %s); want 2", s, xc)
 	}
 }

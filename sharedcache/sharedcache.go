@@ -34,7 +34,9 @@
 //   - not subscribed: an entry only for Config.LocalTTL after it was stored
 //     or after the subscription was lost, whichever is later; so an
 //     invalidation missed while Redis is unreachable is served for at most
-//     LocalTTL.
+//     LocalTTL. Before the first subscription the process has heard
+//     nothing: an entry counts only from when it was stored, so one
+//     loaded from a snapshot older than LocalTTL is stale.
 //
 // An invalidation that cannot reach Redis is kept (up to
 // maxPendingInvalidations, the oldest dropped and counted) and sent when
@@ -178,7 +180,11 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, channel: cfg.Prefix + "invalidate", signalChannel: cfg.Prefix + "signal",
 		id: fmt.Sprintf("%x", time.Now().UnixNano()), done: make(chan struct{})}
 	s.br.failures, s.br.openFor = int32(cfg.Failures), cfg.OpenFor
-	s.downSince.Store(time.Now().UnixNano())
+	// Down since the beginning of time: until the subscription is up, an
+	// entry is trusted only within LocalTTL of when it was stored, so that
+	// one loaded from a snapshot, stored before this process could hear any
+	// invalidation, is never served as fresh (TestRevokedCodeStaysRevokedInAFleet).
+	s.downSince.Store(1)
 	s.wg.Add(2)
 	go s.run()
 	go s.flushLoop()
