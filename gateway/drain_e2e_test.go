@@ -105,7 +105,7 @@ func TestDrainDelayRefusesNothing(t *testing.T) {
 	if code := gw.Wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, gw.Stderr())
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // attempts after the exit: refused
 	close(stop)
 	wg.Wait()
 
@@ -124,7 +124,7 @@ func TestDrainDelayRefusesNothing(t *testing.T) {
 			if a.closes {
 				closing++
 			}
-		case a.at.After(notReady.Add(delay+200*time.Millisecond)) && a.status == 0:
+		case a.at.After(notReady.Add(delay+100*time.Millisecond)) && a.status == 0:
 			refusedLate++
 		}
 	}
