@@ -131,13 +131,7 @@ func open(dir string, maxBytes int) (fc *fastcache.Cache, seq int, replayed int,
 		if lerr == nil {
 			fc = loaded
 		} else {
-			problem = fmt.Errorf("snapshot %s: %w", snap, lerr)
-			aside := filepath.Join(dir, "set-aside-"+strconv.FormatInt(time.Now().UnixNano(), 10))
-			if rerr := os.Rename(snap, aside); rerr == nil {
-				problem = fmt.Errorf("%w; set aside as %s", problem, aside)
-			} else {
-				os.RemoveAll(snap) //nolint:errcheck // nothing else to do with it
-			}
+			problem = fmt.Errorf("snapshot %s: %w; set aside as %s", snap, lerr, setAside(dir, snap))
 		}
 	}
 	if fc == nil {
@@ -151,6 +145,35 @@ func open(dir string, maxBytes int) (fc *fastcache.Cache, seq int, replayed int,
 		fc.Del(k)
 	}
 	return fc, seq, len(keys), problem, nil
+}
+
+// setAside moves the unreadable snapshot snap out of the way, into a
+// set-aside-<unixnano> directory under dir, and returns that directory. A
+// snapshot in the earlier layout (snap == dir) has its files moved.
+func setAside(dir, snap string) string {
+	aside := filepath.Join(dir, "set-aside-"+strconv.FormatInt(time.Now().UnixNano(), 10))
+	if snap != dir {
+		if err := os.Rename(snap, aside); err != nil {
+			os.RemoveAll(snap) //nolint:errcheck // nothing else to do with it
+		}
+		return aside
+	}
+	os.Mkdir(aside, 0o755) //nolint:errcheck // the renames below say if it failed
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if name := e.Name(); isLegacyFile(name) {
+			if err := os.Rename(filepath.Join(dir, name), filepath.Join(aside, name)); err != nil {
+				os.Remove(filepath.Join(dir, name)) //nolint:errcheck
+			}
+		}
+	}
+	return aside
+}
+
+// isLegacyFile reports whether name is one of fastcache's files, which the
+// earlier layout kept at the top of the directory.
+func isLegacyFile(name string) bool {
+	return name == "metadata.bin" || strings.HasPrefix(name, "data.") && strings.HasSuffix(name, ".bin")
 }
 
 // cleanDir removes what a save killed midway leaves (fastcache's
@@ -332,8 +355,7 @@ func (c *Cache) save(seq int) error {
 	for _, e := range ents {
 		name := e.Name()
 		old := strings.HasPrefix(name, snapPrefix) && name != filepath.Base(snap)
-		legacy := name == "metadata.bin" || strings.HasPrefix(name, "data.") && strings.HasSuffix(name, ".bin")
-		if old || legacy {
+		if old || isLegacyFile(name) {
 			os.RemoveAll(filepath.Join(c.persistPath, name)) //nolint:errcheck
 		}
 	}

@@ -170,3 +170,37 @@ func TestDamagedSnapshotsAreSetAside(t *testing.T) {
 		})
 	}
 }
+
+// A directory in the earlier layout (fastcache's files at the top) loads
+// once; unreadable (here: written for another max_bytes), its files are
+// set aside and the directory stays usable.
+func TestEarlierLayout(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
+	for _, damaged := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "cache")
+		old := newTestCache(t, clock, "")
+		fill(t, old, clock, 50, "v")
+		if err := old.fc.SaveToFileConcurrent(dir, 1); err != nil {
+			t.Fatal(err)
+		}
+		maxBytes := 32 << 20
+		if damaged {
+			maxBytes = 64 << 20
+		}
+		c, err := New(Config{MaxBytes: maxBytes, PersistPath: dir})
+		if err != nil {
+			t.Fatalf("damaged %v: New: %v", damaged, err)
+		}
+		var s Stats
+		c.UpdateStats(&s)
+		if damaged != (c.LoadProblem() != nil) || !damaged && s.Loaded != 50 {
+			t.Fatalf("damaged %v: problem %v, loaded %d", damaged, c.LoadProblem(), s.Loaded)
+		}
+		if err := c.Save(); err != nil {
+			t.Fatalf("damaged %v: Save: %v", damaged, err)
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "data.*.bin")); len(m) != 0 {
+			t.Fatalf("damaged %v: the earlier layout's files are still at the top after a save: %v", damaged, m)
+		}
+	}
+}

@@ -232,12 +232,16 @@ func (p *Pool) pick(avoid uint64, now int64) (i int, probe bool) {
 // TestLastTargetIsNeverEjected). A target found unreachable by its health
 // checks still gets nothing. It returns -1 when none passes them.
 func (p *Pool) panicPick(avoid uint64) int {
+	// better: a target outside avoid, then the fewer in flight.
+	better := func(i, j int) bool {
+		if ai, aj := avoid&bit(i) != 0, avoid&bit(j) != 0; ai != aj {
+			return !ai
+		}
+		return p.targets[i].Pending() < p.targets[j].Pending()
+	}
 	best := -1
 	for i, t := range p.targets {
-		if !t.healthy.Load() {
-			continue
-		}
-		if best < 0 || avoid&bit(best) != 0 && avoid&bit(i) == 0 || t.Pending() < p.targets[best].Pending() && avoid&bit(i) == 0 {
+		if t.healthy.Load() && (best < 0 || better(i, best)) {
 			best = i
 		}
 	}
