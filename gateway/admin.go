@@ -120,6 +120,9 @@ type ConnStatus struct {
 	Max     int    `json:"max"`
 	Evicted uint64 `json:"evicted"`
 	Refused uint64 `json:"refused"`
+	// Rebalanced counts connections closed after an answer while this
+	// gateway held more than its fleet's mean.
+	Rebalanced uint64 `json:"rebalanced"`
 }
 
 // CacheStatus is the cache part of /status.
@@ -237,7 +240,7 @@ func (g *Gateway) Status() Status {
 		Reload:   g.reload.status(),
 		Requests: g.outcomes.status(),
 		Connections: ConnStatus{Open: g.deadlines.Len(), Max: g.conns.max, Evicted: g.conns.evicted.Load(),
-			Refused: g.conns.refused.Load()},
+			Refused: g.conns.refused.Load(), Rebalanced: g.conns.rebalanced.Load()},
 		Cache:       g.cacheStatus(),
 		SharedCache: g.fleetStatus(),
 		Limiter:     g.limiterStatus(),

@@ -17,6 +17,10 @@ import (
 type connCap struct {
 	max              int
 	evicted, refused atomic.Uint64
+	// closeShare is the thousandths of connections to close after their
+	// next answer, to spread clients over a fleet (see rebalanceShare).
+	closeShare atomic.Int64
+	rebalanced atomic.Uint64 // connections closed so
 }
 
 // admit reports whether a connection just accepted may stay: below the

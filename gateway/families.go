@@ -6,14 +6,15 @@ package gateway
 var families = map[string]family{
 	"gateway_build_info": {"gauge", "Constant 1; the build's version, VCS revision and Go version in labels."},
 
-	"gateway_requests_total":             {"counter", "Answers of the public listener by route, priority class and status code."},
-	"gateway_request_duration_seconds":   {"histogram", "Time from arrival to answer of requests that did more than a cache lookup, by route and class."},
-	"gateway_rejection_duration_seconds": {"histogram", "Time from arrival to answer of requests the gateway turned away (503 shed, 429 over the key's rate)."},
-	"gateway_http_server_errors_total":   {"counter", "Errors of the HTTP servers (public, admin) by kind: malformed requests, timeouts, oversized bodies."},
-	"gateway_connections_open":           {"gauge", "Connections open on the public listener."},
-	"gateway_connections_max":            {"gauge", "The cap on public connections (server.max_conns, or derived from the descriptor limit)."},
-	"gateway_connections_evicted_total":  {"counter", "Idle keep-alive connections closed to make room under the cap or when descriptors ran out."},
-	"gateway_connections_refused_total":  {"counter", "New connections closed at once: at the cap with none idle to close."},
+	"gateway_requests_total":               {"counter", "Answers of the public listener by route, priority class and status code."},
+	"gateway_request_duration_seconds":     {"histogram", "Time from arrival to answer of requests that did more than a cache lookup, by route and class."},
+	"gateway_rejection_duration_seconds":   {"histogram", "Time from arrival to answer of requests the gateway turned away (503 shed, 429 over the key's rate)."},
+	"gateway_http_server_errors_total":     {"counter", "Errors of the HTTP servers (public, admin) by kind: malformed requests, timeouts, oversized bodies."},
+	"gateway_connections_open":             {"gauge", "Connections open on the public listener."},
+	"gateway_connections_max":              {"gauge", "The cap on public connections (server.max_conns, or derived from the descriptor limit)."},
+	"gateway_connections_evicted_total":    {"counter", "Idle keep-alive connections closed to make room under the cap or when descriptors ran out."},
+	"gateway_connections_refused_total":    {"counter", "New connections closed at once: at the cap with none idle to close."},
+	"gateway_connections_rebalanced_total": {"counter", "Connections closed after an answer because this gateway held more than the fleet's mean."},
 
 	"gateway_cache_hits_total":                 {"counter", "Cache lookups answered from a fresh entry."},
 	"gateway_cache_misses_total":               {"counter", "Cache lookups that found no usable entry."},

@@ -90,6 +90,7 @@ const (
 type peerLimit struct {
 	limit int
 	level int64
+	conns int // public connections open; -1: not reported
 	at    time.Time
 }
 
@@ -127,19 +128,22 @@ func (g *Gateway) signals(stop <-chan struct{}) {
 				g.fleet.store.Signal("S " + classes[c].Name) //nolint:errcheck
 			}
 		case now := <-tick.C:
+			conns := g.deadlines.Len()
 			g.fleet.store.Signal("L " + strconv.Itoa(g.limiter.OwnLimit()) + " " + //nolint:errcheck
-				strconv.FormatInt(g.limiter.Level(), 10))
-			limit, level := g.fleet.fromPeers(now)
+				strconv.FormatInt(g.limiter.Level(), 10) + " " + strconv.Itoa(conns))
+			limit, level, peerConns, n := g.fleet.fromPeers(now)
 			g.limiter.SetFloor(limit)
 			g.limiter.HoldAbove(level)
+			g.conns.closeShare.Store(rebalanceShare(conns, peerConns, n))
 		}
 	}
 }
 
 // fromPeers returns limitFloorShare of the mean limit of the gateways
-// heard from in the last second (0 when none), and the highest admission
-// level those heard from in the last levelFresh reported (-1 when none).
-func (f *fleet) fromPeers(now time.Time) (floor int, level int64) {
+// heard from in the last second (0 when none), the highest admission
+// level those heard from in the last levelFresh reported (-1 when none),
+// and the public connections those that report them hold, and how many do.
+func (f *fleet) fromPeers(now time.Time) (floor int, level int64, conns, nconns int) {
 	f.peersMu.Lock()
 	defer f.peersMu.Unlock()
 	var sum, n int
@@ -154,12 +158,37 @@ func (f *fleet) fromPeers(now time.Time) (floor int, level int64) {
 		if age <= levelFresh && p.level >= 0 {
 			level = max(level, p.level)
 		}
+		if p.conns >= 0 {
+			conns, nconns = conns+p.conns, nconns+1
+		}
 	}
 	if n > 0 {
 		floor = int(limitFloorShare * float64(sum) / float64(n))
 	}
-	return floor, level
+	return floor, level, conns, nconns
 }
+
+// rebalanceShare is the share, in thousandths, of this gateway's
+// connections to close after their next answer so that clients reconnect
+// and the balancer or the kernel (reuse_port) spreads them: the excess of
+// mine over the fleet's mean, while mine is above rebalanceAbove of it;
+// else 0. A gateway that joins a fleet of busy ones so gets its share of
+// their keep-alive clients, and one that took a drained peer's clients
+// hands some on (TestFleetRebalancesConnections).
+func rebalanceShare(mine, peers, npeers int) int64 {
+	if npeers == 0 || mine == 0 {
+		return 0
+	}
+	mean := float64(mine+peers) / float64(npeers+1)
+	if float64(mine) <= rebalanceAbove*mean {
+		return 0
+	}
+	return int64(1000 * (1 - mean/float64(mine)))
+}
+
+// rebalanceAbove: connections above this multiple of the fleet's mean
+// are handed on.
+const rebalanceAbove = 1.2
 
 // fromFleet applies another gateway's signal: "S class" (it sheds class:
 // shed below it here too) or "L n" (its limit).
@@ -171,14 +200,21 @@ func (g *Gateway) fromFleet(id, msg string) {
 			g.limiter.ShedBelow(c)
 		}
 	case "L":
-		limit, levelArg, _ := strings.Cut(arg, " ")
-		level, err := strconv.ParseInt(levelArg, 10, 64)
-		if err != nil {
-			level = -1 // a gateway that does not send its level
+		f := strings.Fields(arg)
+		level, conns := int64(-1), -1 // a gateway that does not send them
+		if len(f) > 1 {
+			if v, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				level = v
+			}
 		}
-		if n, err := strconv.Atoi(limit); err == nil && n > 0 {
+		if len(f) > 2 {
+			if v, err := strconv.Atoi(f[2]); err == nil {
+				conns = v
+			}
+		}
+		if n, err := strconv.Atoi(f[0]); len(f) > 0 && err == nil && n > 0 {
 			g.fleet.peersMu.Lock()
-			g.fleet.peers[id] = peerLimit{limit: n, level: level, at: time.Now()}
+			g.fleet.peers[id] = peerLimit{limit: n, level: level, conns: conns, at: time.Now()}
 			g.fleet.peersMu.Unlock()
 		}
 	}

@@ -516,3 +516,52 @@ func metricValue(text, name string) float64 {
 	}
 	return -1
 }
+
+// TestFleetRebalancesConnections: 100 clients on keep-alive connections
+// to one gateway; a second joins the fleet on the same port (reuse_port).
+// Clients never reconnect by themselves, so without help the newcomer
+// would get none of them; the busier gateway closes a share of its
+// connections after their answers, and the kernel spreads the reconnects.
+func TestFleetRebalancesConnections(t *testing.T) {
+	r := proctest.StartRedis(t)
+	is := startIssuer(t, "-workers", "16", "-service-time", "1ms")
+	listen := freePort(t)
+	cfg := strings.Replace(fleetConfig(is.addr(), r.Addr), `  listen: "127.0.0.1:0"`,
+		fmt.Sprintf("  listen: %q\n  reuse_port: true", listen), 1)
+	a := startGateway(t, cfg)
+	ids := makeIDs(100, 61)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100, MaxConnsPerHost: 100}, Timeout: 2 * time.Second}
+	stop := time.Now().Add(5 * time.Second)
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if resp, err := client.Get("http://" + listen + "/v1/codes/" + ids[i]); err == nil {
+					io.Copy(io.Discard, resp.Body) //nolint:errcheck
+					resp.Body.Close()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	b := startGateway(t, cfg)
+	time.Sleep(3 * time.Second)
+	type conns struct {
+		Connections struct {
+			Open       int
+			Rebalanced uint64
+		}
+	}
+	var sa, sb conns
+	getJSON(t, a.admin("/status"), &sa)
+	getJSON(t, b.admin("/status"), &sb)
+	wg.Wait()
+	t.Logf("3 s after the second gateway joined: %d and %d connections open (the first closed %d to rebalance)",
+		sa.Connections.Open, sb.Connections.Open, sa.Connections.Rebalanced)
+	if total := sa.Connections.Open + sb.Connections.Open; sb.Connections.Open < total/4 {
+		t.Fatalf("the gateway that joined holds %d of %d connections; want at least a quarter", sb.Connections.Open, total)
+	}
+}

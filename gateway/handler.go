@@ -433,12 +433,19 @@ func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st
 }
 
 // closeIfDraining closes the connection after this answer while a drain
-// has begun, so that clients move away before the listener closes. It
-// runs once the answer is built: an upstream's answer read into the
-// response replaces the header (TestDrainAnswersWhatItRead).
+// has begun, so that clients move away before the listener closes, and
+// closes a share of connections while this gateway holds more than the
+// fleet's mean (rebalanceShare): the connections whose id falls in the
+// share. It runs once the answer is built: an upstream's answer read into
+// the response replaces the header (TestDrainAnswersWhatItRead).
 func (g *Gateway) closeIfDraining(ctx *fasthttp.RequestCtx) {
 	if g.draining.Load() {
 		ctx.SetConnectionClose()
+		return
+	}
+	if share := g.conns.closeShare.Load(); share > 0 && int64(ctx.ConnID()*2654435761%1000) < share {
+		ctx.SetConnectionClose()
+		g.conns.rebalanced.Add(1)
 	}
 }
 

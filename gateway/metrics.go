@@ -241,6 +241,7 @@ func (g *Gateway) writeConnMetrics(w io.Writer) {
 	metrics.WriteGaugeUint64(w, "gateway_connections_max", uint64(g.conns.max))
 	metrics.WriteCounterUint64(w, "gateway_connections_evicted_total", g.conns.evicted.Load())
 	metrics.WriteCounterUint64(w, "gateway_connections_refused_total", g.conns.refused.Load())
+	metrics.WriteCounterUint64(w, "gateway_connections_rebalanced_total", g.conns.rebalanced.Load())
 }
 
 // writeReloadMetrics writes the config version in force, the reloads and
