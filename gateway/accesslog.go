@@ -38,7 +38,8 @@ func (g *Gateway) accessSampled(start time.Time, st *state) bool {
 
 // logAccess writes the access log entry of a sampled request: what an
 // operator greps for (client, route, class, status, cache state, the
-// upstream target, the admission wait and the round trip, bytes, the
+// upstream target, queue (from arrival to the admission slot) and the
+// round trip, bytes, the
 // request and trace ids; a coalesced waiter's own trace id with its
 // leader's). Identity keys appear only as a keyed hash.
 func (g *Gateway) logAccess(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, elapsed time.Duration) {

@@ -62,10 +62,8 @@ func secondsCeil(d time.Duration) int {
 // admit takes a backend slot for rt's class, waiting in its queue at most
 // until deadline or the class's max_wait; user is the request's user hash
 // (see userHash). The error is errShed.
-func (g *Gateway) admit(rt *route, user uint64, deadline time.Time, up *upstreamInfo) (limiter.Token, error) {
-	asked := time.Now()
+func (g *Gateway) admit(rt *route, user uint64, deadline time.Time) (limiter.Token, error) {
 	tok, reason := g.limiter.Acquire(rt.classIdx, user, deadline)
-	up.queue = time.Since(asked)
 	if reason != limiter.ReasonNone {
 		return tok, errShed
 	}
@@ -86,10 +84,13 @@ func userHash(key []byte) uint64 {
 
 // doAdmitted sends req under an admitted token, retrying only if the route
 // is idempotent (and within the upstream's retry budget), and feeds the
-// round trip and its outcome back to the adaptive limit; up gets the
-// target that answered and the time it took, for the access log.
+// round trip and its outcome back to the adaptive limit; up gets, for the
+// access log, the wait from the request's arrival (deadline less the
+// route's timeout: no clock read of its own), the target that answered
+// and the round trip.
 func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, up *upstreamInfo) error {
 	start := time.Now()
+	up.queue = start.Sub(deadline.Add(-rt.attemptTimeout()))
 	err := rt.pool.Send(req, resp, deadline, rt.retrySafe(&req.Header))
 	up.rtt = time.Since(start)
 	up.target = resp.RemoteAddr()
@@ -98,7 +99,8 @@ func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request
 }
 
 // upstreamInfo is what the access log says of a request's way to the
-// backend: the admission wait, the target that answered and the round trip;
+// backend: the wait from arrival to admission, the target that answered
+// and the round trip;
 // for a coalesced waiter, the trace id of the request whose fetch it shared.
 type upstreamInfo struct {
 	queue, rtt  time.Duration

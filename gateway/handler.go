@@ -266,7 +266,7 @@ func (g *Gateway) prepareFetch(ctx *fasthttp.RequestCtx, rt *route, sc *scratch,
 			asked = time.Now()
 		}
 		var up upstreamInfo
-		tok, err := g.admit(rt, user, deadline, &up)
+		tok, err := g.admit(rt, user, deadline)
 		if err != nil {
 			return answer{}, err
 		}
@@ -339,7 +339,7 @@ func (g *Gateway) store(rt *route, ckey []byte, gen uint64, fill sharedFill, e *
 // admitted, and writes the answer, hop-by-hop headers stripped, into
 // ctx.Response.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, user uint64, deadline time.Time) error {
-	tok, err := g.admit(rt, user, deadline, &sc.up)
+	tok, err := g.admit(rt, user, deadline)
 	if err != nil {
 		return err
 	}
