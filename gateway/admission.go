@@ -100,8 +100,8 @@ func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request
 
 // upstreamInfo is what the access log says of a request's way to the
 // backend: the wait from arrival to admission, the target that answered
-// and the round trip;
-// for a coalesced waiter, the trace id of the request whose fetch it shared.
+// and the round trip; for a coalesced waiter, the trace id of the request
+// whose fetch it shared.
 type upstreamInfo struct {
 	queue, rtt  time.Duration
 	target      net.Addr // nil: no answer from a target

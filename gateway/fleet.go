@@ -212,7 +212,10 @@ func (g *Gateway) fromFleet(id, msg string) {
 				conns = v
 			}
 		}
-		if n, err := strconv.Atoi(f[0]); len(f) > 0 && err == nil && n > 0 {
+		if len(f) == 0 {
+			return // a malformed signal: nothing to learn from it
+		}
+		if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
 			g.fleet.peersMu.Lock()
 			g.fleet.peers[id] = peerLimit{limit: n, level: level, conns: conns, at: time.Now()}
 			g.fleet.peersMu.Unlock()

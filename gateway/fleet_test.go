@@ -45,3 +45,19 @@ func TestRebalanceShare(t *testing.T) {
 	f(0, 100, 1, 0)    // nothing to hand on
 	f(150, 50, 1, 333) // mean 100: a third of 150
 }
+
+// TestFromFleetMalformed: signals that are not what a gateway sends change
+// nothing and never panic (another process may write to the channel).
+func TestFromFleetMalformed(t *testing.T) {
+	g := &Gateway{fleet: &fleet{peers: map[string]peerLimit{}}}
+	for _, msg := range []string{"L", "L ", "L x", "L -3 y z", "Q 1"} {
+		g.fromFleet("peer", msg)
+	}
+	if len(g.fleet.peers) != 0 {
+		t.Fatalf("malformed signals recorded peers: %v", g.fleet.peers)
+	}
+	g.fromFleet("peer", "L 12 3 40")
+	if p := g.fleet.peers["peer"]; p.limit != 12 || p.level != 3 || p.conns != 40 {
+		t.Fatalf("peer %+v; want limit 12, level 3, 40 connections", p)
+	}
+}

@@ -394,7 +394,7 @@ func (g *Gateway) invalidate(rt *route, sc *scratch) {
 
 // finish sets X-Request-Id on the answer and accounts for it.
 func (g *Gateway) finish(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st *state, start time.Time) {
-	g.closeIfDraining(ctx)
+	g.closeAfterAnswer(ctx)
 	ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	elapsed := time.Since(start)
 	status := ctx.Response.StatusCode()
@@ -423,7 +423,7 @@ func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st
 	if st.cfg.Server.HitRequestIDs || forwarded && len(ctx.Request.Header.Peek(headerRequestID)) > 0 {
 		ctx.Response.Header.SetBytesV(headerRequestID, g.requestID(ctx, sc))
 	}
-	g.closeIfDraining(ctx)
+	g.closeAfterAnswer(ctx)
 	status := ctx.Response.StatusCode()
 	rt.metrics.count(status)
 	g.outcomes.count(status)
@@ -432,13 +432,13 @@ func (g *Gateway) finishHit(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, st
 	}
 }
 
-// closeIfDraining closes the connection after this answer while a drain
+// closeAfterAnswer closes the connection after this answer while a drain
 // has begun, so that clients move away before the listener closes, and
 // closes a share of connections while this gateway holds more than the
 // fleet's mean (rebalanceShare): the connections whose id falls in the
 // share. It runs once the answer is built: an upstream's answer read into
 // the response replaces the header (TestDrainAnswersWhatItRead).
-func (g *Gateway) closeIfDraining(ctx *fasthttp.RequestCtx) {
+func (g *Gateway) closeAfterAnswer(ctx *fasthttp.RequestCtx) {
 	if g.draining.Load() {
 		ctx.SetConnectionClose()
 		return
