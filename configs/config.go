@@ -288,6 +288,11 @@ type Class struct {
 	MaxQueue int `yaml:"max_queue"`
 	// MaxWait bounds one request's wait in the queue. Default 1s; must be > 0.
 	MaxWait time.Duration `yaml:"max_wait"`
+	// Bulk marks a class every gateway sheds first in a surge (showing or
+	// re-issuing codes): a free slot goes to its users in demand order,
+	// and shedding it does not make the gateway claim a larger share of a
+	// shared backend. Default false.
+	Bulk bool `yaml:"bulk"`
 }
 
 // Cache configures the response cache shared by all routes.

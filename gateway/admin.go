@@ -154,14 +154,21 @@ type LimiterStatus struct {
 	BaselineRTTMs float64 `json:"baseline_rtt_ms"`
 	P90RTTMs      float64 `json:"p90_rtt_ms"`
 	// Tolerance is the p90/baseline ratio above which the limit is cut:
-	// the configured one, raised while this gateway sheds or loses
-	// check-ins or scans (a class above the lowest two).
+	// the configured one, raised while this gateway sheds or loses a
+	// class that is not bulk.
 	Tolerance float64 `json:"tolerance"`
 	DrainRate float64 `json:"drain_rate"`
-	// LocalDelayMs is how late this process reads an answer that has
-	// arrived (a loopback probe through the network poller): taken off
-	// round trips, and its slots added to the limit.
+	// LocalDelayMs is the recent mean of this process's own delay on top
+	// of each backend round trip (reading an answer late, sending late):
+	// its slots are added to the limit.
 	LocalDelayMs float64 `json:"local_delay_ms"`
+	// RTTTiming says how round trips are timed: "kernel" (receive
+	// timestamps: the backend's round trip alone) or "wall" (this
+	// process's clock around the call, its own delay included).
+	RTTTiming string `json:"rtt_timing"`
+	// KernelTimed and WallTimed count the answers timed each way.
+	KernelTimed uint64 `json:"kernel_timed"`
+	WallTimed   uint64 `json:"wall_timed"`
 	// QueueTargetMs is the mean queue wait above which the admission
 	// level sheds more.
 	QueueTargetMs float64       `json:"queue_target_ms"`
@@ -305,7 +312,9 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
 		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), Tolerance: ls.Tolerance, DrainRate: ls.DrainRate,
 		LocalDelayMs: ms(ls.LocalDelay), QueueTargetMs: ms(ls.QueueDelayTarget),
+		RTTTiming: upstream.TimingSource(),
 	}
+	s.KernelTimed, s.WallTimed = upstream.TimedAnswers()
 	for _, c := range ls.Classes {
 		cs := ClassStatus{Name: c.Name, Queue: c.QueueDepth, Admitted: c.Admitted,
 			FreeNextRank: c.FreeNextRank, FreeAny: c.FreeAny,

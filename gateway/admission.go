@@ -94,7 +94,8 @@ func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request
 	err := rt.pool.Send(req, resp, deadline, rt.retrySafe(&req.Header))
 	up.rtt = time.Since(start)
 	up.target = resp.RemoteAddr()
-	tok.Release(up.rtt, outcomeOf(err, resp.StatusCode()))
+	tm := upstream.TimingOf(resp, up.rtt)
+	tok.ReleaseTimed(tm.RTT, tm.Local, outcomeOf(err, resp.StatusCode()))
 	return err
 }
 
@@ -108,17 +109,18 @@ type upstreamInfo struct {
 	leaderTrace []byte
 }
 
-// outcomeOf tells the controller what a backend call says about load:
-// a timeout or a 5xx is overload; a refused connection or a broken answer
-// says nothing about latency; the rest is a good sample.
+// outcomeOf tells the controller what a backend call says about load: a
+// timeout is overload; an error answer (5xx), a refused connection or a
+// broken answer says nothing about it, since a backend failing requests
+// for reasons of its own is not a queue (its queueing shows in the
+// latency of the answers it gives: TestErrorsAreNotOverload); the rest is
+// a good sample.
 func outcomeOf(err error, status int) limiter.Outcome {
 	switch {
 	case errors.Is(err, upstream.ErrTimeout):
 		return limiter.OutcomeOverload
-	case err != nil:
+	case err != nil, status >= 500:
 		return limiter.OutcomeIgnore
-	case status >= 500:
-		return limiter.OutcomeOverload
 	default:
 		return limiter.OutcomeOK
 	}
@@ -146,7 +148,7 @@ func (g *Gateway) reject(ctx *fasthttp.RequestCtx, rt *route, sc *scratch, statu
 func limiterConfig(c *configs.Limiter) limiter.Config {
 	lc := limiter.Config{InitialLimit: c.InitialLimit, MinLimit: c.MinLimit, MaxLimit: c.MaxLimit}
 	for _, k := range c.Classes {
-		lc.Classes = append(lc.Classes, limiter.ClassConfig{Name: k.Name, MaxQueue: k.MaxQueue, MaxWait: k.MaxWait})
+		lc.Classes = append(lc.Classes, limiter.ClassConfig{Name: k.Name, MaxQueue: k.MaxQueue, MaxWait: k.MaxWait, Bulk: k.Bulk})
 	}
 	return lc
 }

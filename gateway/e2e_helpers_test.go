@@ -81,8 +81,8 @@ func (p gatewayProc) admin(path string) string { return "http://" + p.Addrs[1] +
 const shippedClasses = `
     - {name: critical, max_queue: 2000, max_wait: 1s}
     - {name: high,     max_queue: 2000, max_wait: 500ms}
-    - {name: normal,   max_queue: 1000, max_wait: 200ms}
-    - {name: low,      max_queue: 200,  max_wait: 100ms}`
+    - {name: normal,   max_queue: 1000, max_wait: 200ms, bulk: true}
+    - {name: low,      max_queue: 200,  max_wait: 100ms, bulk: true}`
 
 // configHead starts a test config: loopback listeners (public on IPv4,
 // admin on IPv6) with serverExtra's lines, and one upstream named name

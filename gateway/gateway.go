@@ -85,7 +85,6 @@ type Gateway struct {
 	notStored        notStored
 	outcomes         outcomes
 	accessSample     sampler
-	local            localDelay
 	// deadlines enforces the public connections' read, idle and write
 	// timeouts by a sweep instead of a runtime timer per request.
 	deadlines *deadlines.Sweeper
@@ -234,7 +233,6 @@ func New(cfg *configs.Config, opts Options) (*Gateway, error) {
 	}
 	g.demand = limiter.NewDemand(limiter.DemandCounters)
 	lc := limiterConfig(&cfg.Limiter)
-	lc.LocalDelay = g.local.current
 	if cfg.Cache.Shared != nil {
 		lc.OnLoss = g.shedSignal // tells the fleet (see fleet.go)
 	}

@@ -55,7 +55,6 @@ func (g *Gateway) Serve(ln, adminLn net.Listener) error {
 	if cfg.Cache.PersistPath != "" {
 		go g.persistLoop(cfg.Cache.PersistEvery, g.stop)
 	}
-	go g.local.run(g.stop)
 	go g.deadlines.Run(g.stop)
 	select {
 	case <-g.stop:

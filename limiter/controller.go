@@ -26,13 +26,10 @@ const (
 	// cutSmoothing is the share of the gradient's cut applied per window.
 	cutSmoothing = 0.5
 	// rateSpan is how long a window's delivery rate counts towards the
-	// floor of latency cuts; rateSlots bounds the windows remembered.
+	// best recent rate (effective); rateSlots bounds the windows
+	// remembered.
 	rateSpan  = 2 * time.Second
 	rateSlots = 32
-	// floorShare: a latency cut stops at this share of the best recent
-	// delivery rate × the minimum RTT (the backend's bandwidth-delay
-	// product).
-	floorShare = 1.0
 	// headroom: the limit never exceeds this many times the most requests
 	// a window had in flight (nor MinLimit).
 	headroom = 2
@@ -91,9 +88,11 @@ type controller struct {
 	}
 	rateN  int // windows recorded in rates, ring position
 	okSeen int // OK completions since rateStart
-	// local is the caller's local delay (Config.LocalDelay) at the last
-	// release: see floor.
-	local time.Duration
+	// local is the mean local delay of recent releases (ReleaseTimed),
+	// smoothed per window; localSum and localN, this window's.
+	local    time.Duration
+	localSum time.Duration
+	localN   int
 
 	hist     [historyLen]point // recent normal windows: (max in-flight, p90)
 	histN    int
@@ -108,8 +107,9 @@ type controller struct {
 
 	rng uint64
 
-	// urgency is how many classes above the lowest two the most
-	// important class its gateway sheds or loses is: it raises the
+	// urgency is how many classes that are neither bulk nor the lowest
+	// rank at or below the most important class its gateway sheds or
+	// loses: it raises the
 	// latency the gradient tolerates (see tolerance). Set by the Limiter
 	// (Limiter.urgency) before each release.
 	urgency int
@@ -168,19 +168,25 @@ func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
 
 // effective returns the limit admission uses now: the limit (a probe's
 // cap while probing) for requests at the backend, plus the slots that the
-// best recent delivery rate keeps busy for local, the time answers wait on
-// the caller's side before they are read (Little's law). Without that
-// allowance a gateway whose reads wait for a CPU holds each slot longer
-// than the backend does, and its limit starves an idle backend.
-func (c *controller) effective(now time.Time, local time.Duration) int64 {
+// best recent delivery rate keeps busy for the caller's own delay on top
+// of each round trip (Little's law). Without that allowance a gateway slow
+// to read answers holds each slot longer than the backend does, and its
+// limit starves an idle backend.
+func (c *controller) effective(now time.Time) int64 {
 	l := c.limit
 	if c.cap > 0 {
 		l = c.cap
 	}
-	if local > 0 {
-		l = math.Min(l+c.bestRate(now)*local.Seconds(), c.cfg.maxLimit)
+	if c.local > 0 {
+		l = math.Min(l+c.bestRate(now)*c.local.Seconds(), c.cfg.maxLimit)
 	}
 	return int64(l)
+}
+
+// addLocal takes one release's local delay into the window's mean.
+func (c *controller) addLocal(d time.Duration) {
+	c.localSum += max(d, 0)
+	c.localN++
 }
 
 func (c *controller) clamp(x float64) float64 {
@@ -243,6 +249,10 @@ func (c *controller) addSample(rtt time.Duration) {
 func (c *controller) endWindow(now time.Time, inflight int64) {
 	c.lastDur = now.Sub(c.winStart)
 	c.updateRate(now)
+	if c.localN > 0 {
+		c.local = (c.local + c.localSum/time.Duration(c.localN)) / 2
+		c.localSum, c.localN = 0, 0
+	}
 	if c.baseline.min(now) == 0 {
 		c.probeDue = now // the baseline expired or never existed: re-measure it
 	}
@@ -296,10 +306,8 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			// Half of the gradient step each window: RTT is not always
 			// linear in in-flight (workers in lockstep queue a whole
 			// service time), and halving on one window overshoots.
-			// Never below what recently carried the best throughput at
-			// the unloaded RTT: see floor.
 			g := math.Max(0.5, c.tolerance()/q)
-			c.limit = math.Max(L*(1-cutSmoothing+cutSmoothing*g), math.Min(L, c.floor(now)))
+			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
 		case float64(c.maxInflight) >= L/2:
 			// Grow only when the limit was used (in-flight reached half
 			// of it, as in Gradient2): an app-limited window says nothing
@@ -403,7 +411,7 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64)
 		}
 		best = math.Max(best, l)
 	}
-	c.limit = c.clamp(math.Max(best, math.Min(c.chain[0].limit, c.floor(now))))
+	c.limit = c.clamp(best)
 	c.cap, c.chainN = 0, 0
 	c.startWindow(now)
 }
@@ -451,32 +459,6 @@ func (c *controller) updateRate(now time.Time) {
 		c.drainRate = 0.5*c.drainRate + 0.5*r
 	}
 	c.rateStart, c.rateCount = now, 0
-}
-
-// floor is the lowest limit a latency cut may reach: floorShare of the
-// best delivery rate (OK completions per second) of the windows of the
-// last rateSpan, times the minimum RTT. It is Cinnamon's throughput veto
-// in the form of BBR's bandwidth-delay product: latency that rises while
-// the backend keeps delivering at its best rate is not a reason to hold
-// fewer requests than that rate needs. RTT inflated by the gateway's own
-// overload (its reads of answers waiting for a CPU) would otherwise cut
-// the limit, the cut lowers throughput, and the next window reads the same
-// latency again: measured, the limit fell from 21 to 2 in 3 s while the
-// backend answered in its unloaded time. When the backend really slows
-// or loses capacity, its delivery rate falls and the floor follows within
-// rateSpan.
-//
-// The floor holds only while the local delay is larger than the tolerance
-// band of the baseline, the noise it adds to the samples then hiding the
-// backend's own latency: a backend whose service time doubled (its true
-// minimum RTT doubled too, but the windowed minimum is still the old one)
-// must not be held at half its new knee while throughput and floor decay
-// together.
-func (c *controller) floor(now time.Time) float64 {
-	if float64(c.local) <= (c.cfg.tolerance-1)*float64(c.baseline.min(now)) {
-		return 0
-	}
-	return floorShare * c.bestRate(now) * c.minRTT.min(now).Seconds()
 }
 
 // bestRate is the best delivery rate (OK completions per second) of the

@@ -61,22 +61,26 @@ type levelCtl struct {
 // urgencyHold is how long a class's loss keeps its urgency.
 const urgencyHold = time.Second
 
-// urgency is how many classes above the lowest two is the most important
-// class this gateway is shedding: the class the level cuts through, or a
-// higher one that lost within urgencyHold. The controller's tolerance
-// rises with it (controller.tolerance). The lowest two classes are what a
-// surge sheds at every gateway (at 10x, show-code misses and re-issues
-// all through it): raising every gateway's tolerance alike gains none of
-// them a share and only deepens the backend's queue (measured counting
-// every class: in one of the eight seeds of TestUncoordinatedBaselinesHold
-// the gateways' baselines ratcheted to 86 ms, the backend's queue reached
-// 39 and check-ins were 92.6% served). Called with Limiter.cmu held.
+// urgency is how many classes that are not bulk, the lowest class aside,
+// rank at or below the most important class this gateway is shedding:
+// the class the level cuts through, or a higher one that lost within
+// urgencyHold. The controller's tolerance rises with it
+// (controller.tolerance). Bulk classes, and the lowest, are what a surge
+// sheds at every gateway: raising every gateway's tolerance alike gains
+// none of them a share and only deepens the backend's queue
+// (TestUncoordinatedBaselinesHold). Called with Limiter.cmu held.
 func (l *Limiter) urgency(cs *classSet, now time.Time) int {
 	c := cs.marginalClass(l.level.Load())
 	if w := &l.lvl; now.UnixNano()-w.lostAt < int64(urgencyHold) {
 		c = min(c, w.lostTop)
 	}
-	return max(0, len(cs.list)-2-c)
+	u := 0
+	for _, k := range cs.list[max(c, 0) : len(cs.list)-1] {
+		if !k.bulk.Load() {
+			u++
+		}
+	}
+	return u
 }
 
 // loss records that a request of class c, admitted by the level, lost in

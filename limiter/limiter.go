@@ -27,6 +27,15 @@ type ClassConfig struct {
 	// MaxWait bounds the time a request of this class waits for a slot.
 	// Default DefaultMaxWait.
 	MaxWait time.Duration
+	// Bulk marks a class that every gateway sheds first in a surge (in a
+	// code service: showing or re-issuing a code, as against scans and
+	// check-ins). A slot nobody waits for goes at once to a bulk user
+	// within a demand rank of the admission level, and to its other users
+	// only once left free a while (leftFree), so that the backend's share
+	// goes to the fetches the cache will reuse; a user the level cuts off
+	// in a class that is not bulk takes it at once. Shedding a bulk class
+	// raises no gateway's latency tolerance (controller.tolerance).
+	Bulk bool
 }
 
 // The values a zero field of Config or ClassConfig stands for (a zero
@@ -58,14 +67,6 @@ type Config struct {
 	// AfterFunc starts the timers that bound queue waits. Default
 	// time.AfterFunc. A test that fakes Now fakes this too.
 	AfterFunc func(d time.Duration, f func()) Timer
-	// LocalDelay, if set, returns how long the caller's reads of backend
-	// answers wait on its own side now (for a CPU, for network readiness):
-	// Release subtracts it from each RTT (never below the minimum RTT
-	// measured, see correctionFloor), so that the gateway's own overload
-	// is not read as backend latency, and the limit adds the slots that
-	// answers waiting that long hold at the best recent delivery rate. It
-	// must be cheap and safe for concurrent use. Default: none.
-	LocalDelay func() time.Duration
 	// OnLoss, if set, is told the class of each request that lost in a
 	// queue after the admission level let it in (the event that sheds
 	// every lower class at once), and of each request of the class the
@@ -136,10 +137,9 @@ type Config struct {
 // Limiter admits requests to a backend under an adaptive concurrency limit,
 // by priority class. All methods are safe for concurrent use.
 type Limiter struct {
-	now        func() time.Time
-	afterFunc  func(time.Duration, func()) Timer
-	localDelay func() time.Duration // nil: none
-	onLoss     func(class int)      // nil: none
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) Timer
+	onLoss    func(class int) // nil: none
 	// fleetCap caps the level until fleetCapUntil (Unix nanoseconds):
 	// another gateway's ShedBelow.
 	fleetCap, fleetCapUntil atomic.Int64
@@ -195,7 +195,7 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc, localDelay: c.LocalDelay, onLoss: c.OnLoss,
+	l := &Limiter{now: c.Now, afterFunc: c.AfterFunc, onLoss: c.OnLoss,
 		levelWindow: c.SampleWindow, queueTarget: c.QueueDelayTarget}
 	l.overloadWait = c.OverloadWait
 	l.levelFloor.Store(-1)
@@ -241,14 +241,14 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 		// that the slot goes to a miss the cache will reuse rather than
 		// to any new code that happens to arrive first, and any user of
 		// the class once the slot was left free a while (leftFree).
-		// That is for the lowest two classes, which every gateway sheds
-		// in a surge (see urgency): a class above them that the level
-		// cuts into is losing requests that matter more than whose they
-		// are, and any of its users takes a free slot at once. Classes
-		// wholly below the level get nothing.
+		// That is for bulk classes, which every gateway sheds in a
+		// surge: a class that is not bulk and that the level cuts into
+		// is losing requests that matter more than whose they are, and
+		// any of its users takes a free slot at once. Classes wholly
+		// below the level get nothing.
 		far := int64(lvl) > level+conserveSpan
 		if c > int(level>>subBits) || l.waiting.Load() != 0 ||
-			far && c >= len(cs.list)-2 && !l.leftFree() || !l.tryInc() {
+			far && k.bulk.Load() && !l.leftFree() || !l.tryInc() {
 			if l.onLoss != nil && c == cs.marginalClass(level) {
 				l.onLoss(c) // the highest class the level sheds: lower ones get nothing anywhere
 			}
@@ -394,25 +394,30 @@ func (l *Limiter) leftFree() bool {
 // RTT) read 0.87 and 0.87 there: impatient retries reach 16 sooner.
 const freeSlotPasses = 16
 
-// Release returns the slot and feeds the controller: rtt is the backend
-// round trip as the caller timed it (Config.LocalDelay is taken off),
-// outcome classifies it (see Outcome).
-func (t Token) Release(rtt time.Duration, outcome Outcome) {
+// Release returns the slot and feeds the controller: rtt is the backend's
+// round trip, outcome classifies it (see Outcome). It is ReleaseTimed with
+// no local delay.
+func (t Token) Release(rtt time.Duration, outcome Outcome) { t.ReleaseTimed(rtt, 0, outcome) }
+
+// ReleaseTimed returns the slot and feeds the controller: rtt is the
+// backend's own round trip (the caller's kernel receive timestamps take
+// out the time its answer waited to be read), local how much longer the
+// caller held the slot (sending late, reading late). The limit adds the
+// slots that local holds at the best recent delivery rate (Little's law),
+// so that a gateway slow to read answers does not starve the backend
+// (TestGatewayDelayIsNotBackendLatency).
+func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	l := t.l
 	if l == nil {
 		return
-	}
-	local := l.local()
-	if local > 0 {
-		rtt = max(rtt-local, l.correctionFloor(rtt))
 	}
 	n := l.putBack()
 	l.cmu.Lock()
 	now := l.now()
 	l.released++
-	l.ctl.local = local
 	cs := l.classes.Load()
 	l.ctl.urgency = l.urgency(cs, now)
+	l.ctl.addLocal(local)
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
 		l.publish()
 	}
@@ -429,23 +434,6 @@ func (t Token) Release(rtt time.Duration, outcome Outcome) {
 		l.dispatch(l.classes.Load(), now)
 		l.mu.Unlock()
 	}
-}
-
-// correctionFloor is the least an RTT of rtt may read once the local
-// delay is taken off: the minimum RTT measured (an eighth of rtt before
-// there is one), never more than rtt itself. The local delay is read at
-// release, not per answer: a reading of 38 ms in a stall of the machine
-// took 21 ms answers down to 2.7 ms, the minimum RTT and the baseline
-// followed them (to 2.7 and 17 ms, for the rest of the run), the queue-delay
-// target with the minimum, and the limit then fell to 3 slots in front of
-// a backend answering in 20 ms while the level shed check-ins. Floored at
-// the minimum, a correction can read "no queueing" at most; only an
-// answer as fast as the backend really gave can lower the minimum.
-func (l *Limiter) correctionFloor(rtt time.Duration) time.Duration {
-	if m := time.Duration(l.minRTT.Load()); m > 0 {
-		return min(rtt, m)
-	}
-	return rtt / 8
 }
 
 // putBack returns a slot and reports how many stay in flight. The last
@@ -471,7 +459,7 @@ func (l *Limiter) putBack() int64 {
 func (l *Limiter) publish() {
 	c := &l.ctl
 	now := l.now()
-	lim := c.effective(now, l.local())
+	lim := c.effective(now)
 	l.own.Store(lim)
 	l.limit.Store(max(lim, min(l.floor.Load(), int64(c.cfg.maxLimit)))) // MaxLimit caps a floor too
 	l.epoch.Store(c.epoch)
@@ -505,7 +493,7 @@ func (l *Limiter) OwnLimit() int { return int(l.own.Load()) }
 // are the RTT estimates, in-flight tokens and queued waiters. Classes are
 // matched by name; waiters of a removed class get ReasonClosed. A queue
 // whose MaxQueue shrank keeps its waiters; the admission level starts
-// over, admitting every class. Now, AfterFunc and LocalDelay are ignored:
+// over, admitting every class. Now and AfterFunc are ignored:
 // they are fixed at New.
 func (l *Limiter) Reconfigure(cfg Config) error {
 	c, err := cfg.normalize()
@@ -637,14 +625,6 @@ func (cfg Config) ctlConfig() ctlConfig {
 		baselineWindow: cfg.BaselineWindow,
 		probeInterval:  cfg.ProbeInterval,
 	}
-}
-
-// local is Config.LocalDelay's reading, or 0.
-func (l *Limiter) local() time.Duration {
-	if l.localDelay == nil {
-		return 0
-	}
-	return l.localDelay()
 }
 
 // queueDelayTarget is Config.QueueDelayTarget or its default. Called with

@@ -29,9 +29,11 @@ type prioSim struct {
 
 	// delay holds each slot this much longer than the backend took, ±
 	// jitter (uniform): the gateway's own reads of answers waiting for a
-	// CPU. The limiter's LocalDelay reports seen, which a test sets to
-	// what the gateway can measure of it.
-	delay, jitter, seen time.Duration
+	// CPU. With kernel receive timestamps (the default) the limiter is
+	// told the backend's round trip and this delay apart (ReleaseTimed);
+	// wall times both together, as a gateway without them would.
+	delay, jitter time.Duration
+	wall          bool
 	// offsets adds a fixed delay per gateway (its network path): gateways
 	// whose unloaded RTTs differ a little, as their baselines do in a real
 	// fleet.
@@ -61,8 +63,8 @@ var simSeed uint64 = 1
 var shippedSimClasses = []ClassConfig{
 	{Name: "critical", MaxQueue: 2000, MaxWait: time.Second},
 	{Name: "high", MaxQueue: 2000, MaxWait: 500 * time.Millisecond},
-	{Name: "normal", MaxQueue: 1000, MaxWait: 200 * time.Millisecond},
-	{Name: "low", MaxQueue: 200, MaxWait: 100 * time.Millisecond},
+	{Name: "normal", MaxQueue: 1000, MaxWait: 200 * time.Millisecond, Bulk: true},
+	{Name: "low", MaxQueue: 200, MaxWait: 100 * time.Millisecond, Bulk: true},
 }
 
 func newPrioSim(t *testing.T, initial int, be *simBackend) *prioSim {
@@ -81,7 +83,6 @@ func newPrioSimN(t *testing.T, n, initial int, be *simBackend) *prioSim {
 			Classes:      shippedSimClasses,
 			Now:          clk.Now,
 			AfterFunc:    clk.AfterFunc,
-			LocalDelay:   func() time.Duration { return s.seen },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +118,11 @@ func (s *prioSim) run(d time.Duration, rps float64, weights ...float64) {
 		s.settle()
 		for len(s.done) > 0 && s.done[0].at <= t {
 			e := heap.Pop(&s.done).(simDone)
-			e.tok.Release(e.at-e.start, e.out)
+			if s.wall {
+				e.tok.Release(e.at-e.start, e.out)
+			} else {
+				e.tok.ReleaseTimed(e.rx-e.start, e.at-e.rx, e.out)
+			}
 			s.settle()
 		}
 		for s.next <= t {
@@ -200,14 +205,15 @@ func (s *prioSim) take(r prioResult) {
 	s.maxQueue = max(s.maxQueue, inBackend+1-len(s.be.free))
 	at, out := s.be.serve(s.now)
 	s.served++
-	d := s.delay
+	rx := at // the answer in the gateway's kernel: after its network path
 	if r.g < len(s.offsets) {
-		d += s.offsets[r.g]
+		rx += s.offsets[r.g]
 	}
+	d := s.delay
 	if s.jitter > 0 {
 		d += time.Duration((2*s.rng.Float64() - 1) * float64(s.jitter))
 	}
-	heap.Push(&s.done, simDone{at: at + d, start: s.now, answered: at, tok: r.tok, out: out})
+	heap.Push(&s.done, simDone{at: rx + max(d, 0), start: s.now, answered: at, rx: rx, tok: r.tok, out: out})
 }
 
 // success is the share of the class's decided requests that were admitted
@@ -259,33 +265,42 @@ func TestPriorityLockstepSurge(t *testing.T) {
 	}
 }
 
-// TestLocalDelayIsNotBackendLatency reproduces the second failure: the
+// TestGatewayDelayIsNotBackendLatency reproduces the second failure: the
 // gateway, saturated by retrying clients, reads the backend's answers
-// 200-400 ms late, so RTTs read 220-420 ms from a backend answering in 20 ms. The
-// old limiter took that for queueing and cut the limit to the floor (the
-// timer-based lag it was given saw 2-11 ms of it). Given a local delay
-// measure that sees it, the limit rises to hold the backend busy instead
-// of falling below half its workers.
-func TestLocalDelayIsNotBackendLatency(t *testing.T) {
-	s := newPrioSim(t, 20, newSimBackend(20, 20*time.Millisecond))
-	mix := []float64{1, 4, 75, 20}
-	s.run(3*time.Second, 2*simC, mix...)
-	s.delay, s.jitter, s.seen = 300*time.Millisecond, 100*time.Millisecond, 300*time.Millisecond
-	s.reset()
-	s.run(8*time.Second, 2*simC, mix...)
-	lo := 1 << 30
-	for _, l := range s.limits {
-		lo = min(lo, l)
-	}
-	s.reset()
-	s.run(4*time.Second, 2*simC, mix...)
-	busy := float64(s.served) / (4 * simC)
-	t.Logf("reads 300±100 ms late: limit never below %d; then %v; backend %.0f%% busy over the last 4 s", lo, s.limits[len(s.limits)-5:], 100*busy)
-	if lo < 10 {
-		t.Errorf("limit fell to %d; want never below half the backend's 20 workers", lo)
-	}
-	if busy < 0.9 {
-		t.Errorf("backend served %.0f%% of its capacity; want >= 90%%", 100*busy)
+// 200-400 ms late, so RTTs timed by its wall clock read 220-420 ms from a
+// backend answering in 20 ms. Timed so (wall), the limiter takes that for
+// queueing and cuts the limit to the floor; timed by the kernel's receive
+// timestamps, it is told the backend's 20 ms and the gateway's delay
+// apart, and the limit rises by the slots the delay holds (Little's law)
+// to keep the backend busy.
+func TestGatewayDelayIsNotBackendLatency(t *testing.T) {
+	for _, wall := range []bool{true, false} {
+		s := newPrioSim(t, 20, newSimBackend(20, 20*time.Millisecond))
+		mix := []float64{1, 4, 75, 20}
+		s.run(3*time.Second, 2*simC, mix...)
+		s.delay, s.jitter, s.wall = 300*time.Millisecond, 100*time.Millisecond, wall
+		s.reset()
+		s.run(8*time.Second, 2*simC, mix...)
+		lo := 1 << 30
+		for _, l := range s.limits {
+			lo = min(lo, l)
+		}
+		s.reset()
+		s.run(4*time.Second, 2*simC, mix...)
+		busy := float64(s.served) / (4 * simC)
+		t.Logf("wall %v: reads 300±100 ms late: limit never below %d; then %v; backend %.0f%% busy over the last 4 s", wall, lo, s.limits[len(s.limits)-5:], 100*busy)
+		if wall {
+			if lo >= 10 && busy >= 0.9 {
+				t.Errorf("timed by the wall clock the limit held (never below %d, backend %.0f%% busy): the simulation no longer shows the failure", lo, 100*busy)
+			}
+			continue
+		}
+		if lo < 10 {
+			t.Errorf("limit fell to %d; want never below half the backend's 20 workers", lo)
+		}
+		if busy < 0.9 {
+			t.Errorf("backend served %.0f%% of its capacity; want >= 90%%", 100*busy)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ type class struct {
 	maxQueue  atomic.Int64
 	maxWait   atomic.Int64 // ns
 	lifoAfter atomic.Int64 // ns
+	bulk      atomic.Bool  // ClassConfig.Bulk
 	depth     atomic.Int64 // waiters queued; written under Limiter.mu
 	since     atomic.Int64 // UnixNano when the queue last became non-empty; 0 while empty
 	// stoodUntil (UnixNano): a standing queue that empties stays standing
@@ -46,6 +47,7 @@ func (k *class) set(cc ClassConfig, lifo time.Duration) {
 	k.maxQueue.Store(int64(cc.MaxQueue))
 	k.maxWait.Store(int64(cc.MaxWait))
 	k.lifoAfter.Store(int64(min(lifo, cc.MaxWait/2)))
+	k.bulk.Store(cc.Bulk)
 }
 
 // reject counts a rejection and returns r.

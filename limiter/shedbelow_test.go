@@ -316,13 +316,14 @@ func TestWindowCutsNoClassAboveTheOneThatLost(t *testing.T) {
 }
 
 // levelLimiter is a limiter on a fake clock with the named classes, for
-// tests that drive its level windows by hand (endWindow).
+// tests that drive its level windows by hand (endWindow); "normal" and
+// "low" are bulk, as in the shipped config.
 func levelLimiter(t *testing.T, classes ...string) (*Limiter, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
 	cfg := Config{Now: clk.Now, AfterFunc: clk.AfterFunc}
 	for _, name := range classes {
-		cfg.Classes = append(cfg.Classes, ClassConfig{Name: name})
+		cfg.Classes = append(cfg.Classes, ClassConfig{Name: name, Bulk: name == "normal" || name == "low"})
 	}
 	l, err := New(cfg)
 	if err != nil {

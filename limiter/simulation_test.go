@@ -59,6 +59,7 @@ func (b *simBackend) serve(now time.Duration) (time.Duration, Outcome) {
 type simDone struct {
 	at, start time.Duration
 	answered  time.Duration // when the backend answered (at, less any delay after it); prioSim only
+	rx        time.Duration // when the answer reached the gateway's kernel; 0: time by at alone
 	tok       Token
 	out       Outcome
 }

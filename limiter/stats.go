@@ -23,13 +23,12 @@ type Stats struct {
 	P90RTT time.Duration
 	// Tolerance is the P90RTT/BaselineRTT ratio above which the limit is
 	// cut now: Config.Tolerance, raised while this limiter sheds or loses
-	// a class above the lowest two (see the package doc, several
-	// gateways).
+	// a class that is not bulk (ClassConfig.Bulk).
 	Tolerance float64
 	// DrainRate is completions (releases) per second, smoothed.
 	DrainRate float64
-	// LocalDelay is Config.LocalDelay's reading: taken off RTTs, its
-	// slots added to Limit.
+	// LocalDelay is the recent mean of the callers' own delay on top of
+	// each backend round trip (ReleaseTimed): its slots are added to Limit.
 	LocalDelay time.Duration
 	// QueueDelayTarget is the mean queue wait above which the admission
 	// level sheds more.
@@ -47,8 +46,8 @@ type ClassStats struct {
 	// FreeNextRank and FreeAny count the admitted (of Admitted) that the
 	// admission level cut off, taken in by a slot nobody waited for:
 	// within a demand rank of the level (at once), and further below (in
-	// the lowest two classes once the slot was left free a while, above
-	// them at once; see Limiter.Acquire).
+	// a bulk class once the slot was left free a while, in any other at
+	// once; see Limiter.Acquire).
 	FreeNextRank, FreeAny uint64
 	// Rejected counts rejections by Reason (index ReasonNone stays 0).
 	Rejected [NumReasons]uint64
@@ -72,13 +71,13 @@ func (l *Limiter) Stats(s *Stats) {
 	s.P90RTT = l.ctl.lastP90
 	s.Tolerance = l.ctl.toleranceAt(l.urgency(cs, now))
 	s.QueueDelayTarget = l.queueDelayTarget(now)
+	s.LocalDelay = l.ctl.local
 	level := l.level.Load()
 	for i, k := range cs.list {
 		admitting := float64(min(max(level-int64(i<<subBits)+1, 0), subLevels)) / subLevels
 		s.Classes = append(s.Classes, ClassStats{Name: k.name, MeanWait: time.Duration(k.meanWait), Admitting: admitting})
 	}
 	l.cmu.Unlock()
-	s.LocalDelay = l.local()
 	s.Limit = int(l.limit.Load())
 	s.InFlight = int(l.inflight.Load())
 	s.DrainRate = math.Float64frombits(l.drain.Load())

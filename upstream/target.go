@@ -50,10 +50,21 @@ func newTarget(addr string, maxConns int, timeout time.Duration) *Target {
 			DisablePathNormalizing:    true,
 			MaxIdleConnDuration:       30 * time.Second,
 			ReadBufferSize:            16 << 10,
+			Dial:                      dialTimed,
 		},
 	}
 	t.healthy.Store(true)
 	return t
+}
+
+// dialTimed dials as fasthttp does by default, with kernel receive
+// timestamps on the connection where the platform has them (TimingOf).
+func dialTimed(addr string) (net.Conn, error) {
+	c, err := fasthttp.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	return timed(c), nil
 }
 
 // Addr returns the target's host:port.
