@@ -72,7 +72,7 @@ type controller struct {
 	seen        int           // OK samples offered this window (reservoir size)
 	rttSum      time.Duration // of the seen samples: their mean
 	overloads   int           // OutcomeOverload releases this window, any epoch
-	maxInflight int64
+	maxInflight float64
 
 	baseline minWindow // windowed minimum of per-window p90: the no-queue RTT
 	minRTT   minWindow // windowed minimum of single samples: deadline checks
@@ -88,11 +88,12 @@ type controller struct {
 	}
 	rateN  int // windows recorded in rates, ring position
 	okSeen int // OK completions since rateStart
-	// local is the mean local delay of recent releases (ReleaseTimed),
-	// smoothed per window; localSum and localN, this window's.
-	local    time.Duration
-	localSum time.Duration
-	localN   int
+	// local and rtt are the mean local delay (ReleaseTimed) and backend
+	// round trip of recent releases, smoothed per window; localSum and
+	// localN, this window's.
+	local, rtt time.Duration
+	localSum   time.Duration
+	localN     int
 
 	hist     [historyLen]point // recent normal windows: (max in-flight, p90)
 	histN    int
@@ -168,19 +169,43 @@ func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
 
 // effective returns the limit admission uses now: the limit (a probe's
 // cap while probing) for requests at the backend, plus the slots that the
-// best recent delivery rate keeps busy for the caller's own delay on top
-// of each round trip (Little's law). Without that allowance a gateway slow
-// to read answers holds each slot longer than the backend does, and its
-// limit starves an idle backend.
+// caller's own delay on top of each round trip holds (Little's law): the
+// delay times the rate at which answers come, the larger of the best
+// delivery rate of the last rateSpan and limit / rtt, the rate the limit
+// itself sustains. Without that allowance a gateway slow to read answers
+// holds each slot longer than the backend does, and its limit starves an
+// idle backend (TestGatewayDelayIsNotBackendLatency). The delivery rate
+// alone is circular (a low limit delivers little and allows little);
+// limit / rtt alone followed the noise of the limit (the backend 67% busy
+// in that test, against 91%).
 func (c *controller) effective(now time.Time) int64 {
 	l := c.limit
 	if c.cap > 0 {
 		l = c.cap
 	}
-	if c.local > 0 {
-		l = math.Min(l+c.bestRate(now)*c.local.Seconds(), c.cfg.maxLimit)
+	return int64(math.Min(l+c.localSlots(now, l), c.cfg.maxLimit))
+}
+
+// localSlots is the slots the caller's own delay holds beside l at the
+// backend (see effective).
+func (c *controller) localSlots(now time.Time, l float64) float64 {
+	if c.local <= 0 {
+		return 0
 	}
-	return int64(l)
+	rate := c.bestRate(now)
+	if c.rtt > 0 {
+		rate = math.Max(rate, l/c.rtt.Seconds())
+	}
+	return rate * c.local.Seconds()
+}
+
+// scale is how many slots one request at the backend holds now, its
+// caller's own delay included (effective over the limit).
+func (c *controller) scale() float64 {
+	if c.local <= 0 || c.limit <= 0 {
+		return 1
+	}
+	return 1 + c.localSlots(c.rateStart, c.limit)/c.limit
 }
 
 // addLocal takes one release's local delay into the window's mean.
@@ -204,13 +229,21 @@ func (c *controller) startWindow(now time.Time) {
 // onRelease takes one finished request: its admission epoch, RTT, outcome
 // and the in-flight count just before its release. It returns true when
 // state visible to admission changed (epoch, limit, estimates).
+//
+// A probe's cap is compared with in-flight in the backend's terms (over
+// scale: slots held by the caller's own delay are not at the backend), or
+// a slow caller never sees in-flight drain under it; the window's most in
+// flight counts every slot (in the backend's terms the growth of the
+// limit stalled: the backend 83% busy in TestGatewayDelayIsNotBackendLatency,
+// against 93%).
 func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o Outcome, inflight int64) bool {
 	c.rateCount++
-	c.maxInflight = max(c.maxInflight, inflight)
+	c.maxInflight = max(c.maxInflight, float64(inflight))
+	left := float64(inflight-1) / c.scale()
 	if c.cap > 0 && !c.armed {
 		// A probe waits for the requests admitted under the old limit to
 		// drain below the cap before it measures anything.
-		if float64(inflight-1) <= c.cap {
+		if left <= c.cap {
 			c.startWindow(now)
 			c.armed = true
 			return true
@@ -229,7 +262,7 @@ func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o
 	if now.Sub(c.winStart) < c.cfg.window || c.seen+c.overloads < c.cfg.minSamples {
 		return false
 	}
-	c.endWindow(now, inflight-1)
+	c.endWindow(now, left)
 	return true
 }
 
@@ -246,12 +279,18 @@ func (c *controller) addSample(rtt time.Duration) {
 }
 
 // endWindow closes the current window and decides the next limit.
-func (c *controller) endWindow(now time.Time, inflight int64) {
+func (c *controller) endWindow(now time.Time, inflight float64) {
 	c.lastDur = now.Sub(c.winStart)
 	c.updateRate(now)
 	if c.localN > 0 {
 		c.local = (c.local + c.localSum/time.Duration(c.localN)) / 2
 		c.localSum, c.localN = 0, 0
+	}
+	if m := c.meanRTT(); m > 0 {
+		c.rtt = (c.rtt + m) / 2
+		if c.rtt == m/2 {
+			c.rtt = m
+		}
 	}
 	if c.baseline.min(now) == 0 {
 		c.probeDue = now // the baseline expired or never existed: re-measure it
@@ -297,7 +336,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			if L <= c.cfg.minLimit {
 				c.floorRun = run + 1
 			}
-			if c.rebase(math.Min(L, float64(c.maxInflight)), p90) && (c.slower(lo, fastest) || c.floorRun >= stuckRuns) {
+			if c.rebase(math.Min(L, c.maxInflight), p90) && (c.slower(lo, fastest) || c.floorRun >= stuckRuns) {
 				c.baseline.reset(now, p90)
 				c.minRTT.reset(now, lo)
 				c.histN, c.floorRun = 0, 0
@@ -308,7 +347,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			// service time), and halving on one window overshoots.
 			g := math.Max(0.5, c.tolerance()/q)
 			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
-		case float64(c.maxInflight) >= L/2:
+		case c.maxInflight >= L/2:
 			// Grow only when the limit was used (in-flight reached half
 			// of it, as in Gradient2): an app-limited window says nothing
 			// about what the backend could take. Under light load the
@@ -320,11 +359,11 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			c.limit = L + math.Max(1, math.Sqrt(L)/2)
 		}
 	}
-	c.limit = c.clamp(math.Min(c.limit, math.Max(headroom*float64(c.maxInflight), c.cfg.minLimit)))
+	c.limit = c.clamp(math.Min(c.limit, math.Max(headroom*c.maxInflight, c.cfg.minLimit)))
 	copy(c.hist[1:], c.hist[:historyLen-1])
 	// The concurrency the window's samples met: admissions stop at the
 	// limit, even while requests admitted under a higher one drain.
-	c.hist[0] = point{math.Min(L, float64(c.maxInflight)), p90}
+	c.hist[0] = point{math.Min(L, c.maxInflight), p90}
 	c.histN = min(c.histN+1, historyLen)
 }
 
@@ -364,17 +403,17 @@ func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
 // p90: the limit is halved for one window to measure the no-queue RTT. It
 // returns false (and schedules the next probe) when there is nothing to
 // learn because the window was already light.
-func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64) bool {
+func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float64) bool {
 	c.probeDue = now.Add(c.jitter(c.cfg.probeInterval))
 	capL := math.Max(c.cfg.minLimit, math.Floor(c.limit/2))
-	if capL >= c.limit || float64(c.maxInflight) <= capL {
+	if capL >= c.limit || c.maxInflight <= capL {
 		return false
 	}
 	c.chain[0], c.lastMean = point{c.limit, p90}, c.meanRTT()
 	c.chainN, c.histN = 1, 0
 	c.cap = capL
 	c.startWindow(now)
-	c.armed = float64(inflight) <= c.cap
+	c.armed = inflight <= c.cap
 	return true
 }
 
@@ -392,14 +431,14 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight int64
 // capacity (20 samples at 2 in flight): measured, probes every 10 s cost
 // the issuer about 3% of its throughput. Deep in a queue both fall about
 // in proportion to in-flight, so a limit set 10x too high is still found.
-func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight int64) {
+func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float64) {
 	mean := c.meanRTT()
 	if p90 > 0 && mean > 0 && float64(c.lastMean) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen {
 		c.chain[c.chainN], c.lastMean = point{c.cap, p90}, mean
 		c.chainN++
 		c.cap = math.Max(c.cfg.minLimit, math.Floor(c.cap/2))
 		c.startWindow(now)
-		c.armed = float64(inflight) <= c.cap
+		c.armed = inflight <= c.cap
 		return
 	}
 	b := c.baseline.min(now)

@@ -177,7 +177,16 @@ func (s *prioSim) settle() {
 			waiting += l.waiting.Load()
 		}
 		if int64(s.alive) == waiting {
-			return
+			// A waiter counts as waiting once queued, before it arms its
+			// timer under mu: taking mu waits for that (else the clock
+			// could move first, and runs would not repeat).
+			for _, l := range s.ls {
+				l.mu.Lock()
+				l.mu.Unlock()
+			}
+			if len(s.res) == 0 {
+				return
+			}
 		}
 		runtime.Gosched()
 	}
