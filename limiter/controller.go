@@ -118,11 +118,8 @@ type controller struct {
 
 // urgencyStep is how much each class of urgency adds to the tolerance's
 // excess over 1: with the default 1.2, a gateway losing check-ins (high)
-// tolerates 1.4, one losing scans (critical) 1.6. Simulated three
-// gateways (TestSeveralGatewaysSimulated): lower-class admissions while a
-// higher class lost fell from 0.7% to 0.7, 0.6, 0.1 and 0.1% with steps
-// of 0.25, 0.5, 1 and 2; 2 let one baseline in TestUncoordinatedBaselinesHold
-// rise to 28.8 ms, 1 none.
+// tolerates 1.4, one losing scans (critical) 1.6
+// (TestLosingAnUpperClassToleratesMoreLatency, TestSeveralGatewaysSimulated).
 const urgencyStep = 1.0
 
 // tolerance is the p90/baseline ratio above which a window cuts the
@@ -369,21 +366,11 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 
 // rebase reports whether latency above tolerance is not caused by our own
 // concurrency: in-flight has at least halved within the recent windows
-// while the p90 stayed where it was (within 10% either way), or the limit
-// sits at the floor. Then the backend itself got slower and the baseline
-// must follow, or the limit would stay stuck at the floor. A p90 that got
-// much worse after halving is no such evidence: it is the queue an earlier,
-// higher limit built still draining (measured: at the onset of a 10x surge
-// the first window at the old limit still has a low p90, and comparing with
-// it rebased the baseline to the queued latency, leaving the limit at 5x
-// the backend's concurrency).
-//
-// The p90 must also have stayed in that band in every window since: at
-// the onset of a surge the first window, at a high old limit, can have a
-// p90 close to the one the limit later settles at by chance, with the
-// queue's p90 (ten times higher) in between; measured: that rebased the
-// baseline to twice the backend's latency and held the limit at twice the
-// knee until the next probe.
+// while the p90 stayed within 10% (and in that band in every window
+// since), or the limit sits at the floor. Then the backend itself got
+// slower and the baseline must follow. A p90 that got much worse after
+// halving is the queue of an earlier, higher limit draining
+// (TestRebaseNeedsFlatLatency).
 func (c *controller) rebase(inflight float64, p90 time.Duration) bool {
 	if c.floorRun >= floorRuns {
 		return true
@@ -421,16 +408,9 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float
 // by more than chainRatio, the previous level was queueing: halve again.
 // Else the probe is over and the limit becomes the best Little's-law
 // estimate of the chain, limit × tolerance × baseline / p90, never above a
-// level tried.
-//
-// The mean decides, not the p90: just above the knee the p90 exaggerates
-// queueing (with 10 workers in lockstep and 11 in flight, the one queued
-// request waits a whole service time, and p90 falls from 35 to 21 ms when
-// in-flight halves, while the mean falls 5%). On the p90 every probe from
-// 11 went on to a window at 2, 200 ms at a fifth of the backend's
-// capacity (20 samples at 2 in flight): measured, probes every 10 s cost
-// the issuer about 3% of its throughput. Deep in a queue both fall about
-// in proportion to in-flight, so a limit set 10x too high is still found.
+// level tried. The mean decides, not the p90: just above the knee of a
+// lockstep backend the p90 exaggerates a queue of one, and probes went on
+// halving (TestControllerConverges).
 func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float64) {
 	mean := c.meanRTT()
 	if p90 > 0 && mean > 0 && float64(c.lastMean) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen {
@@ -585,11 +565,9 @@ func (w *minWindow) rescale(span time.Duration, now time.Time) {
 // slower reports whether a window's fastest answer, lo, says the backend
 // itself got slower: it took longer than tolerance × the fastest of the
 // baseline window before it. Queueing shows in the p90 but leaves some
-// answers as fast as ever (a request that finds a worker free), so latency
-// that other gateways' requests add at a shared backend is not taken for
-// a slower backend: rebasing on it let three uncoordinated gateways ratchet
-// each other's baselines up (in simulation, from 20.5 to 36-54 ms in five
-// of eight seeds, the backend's queue growing with them).
+// answers as fast as ever, so latency that other gateways add at a shared
+// backend is not taken for a slower backend (TestRebaseNeedsSlowerAnswers,
+// TestUncoordinatedBaselinesHold).
 func (c *controller) slower(lo, fastest time.Duration) bool {
 	return fastest == 0 || float64(lo) > c.cfg.tolerance*float64(fastest)
 }

@@ -12,15 +12,10 @@ const (
 	// admission level can shed part of a class, the same users each time.
 	subBits   = 6
 	subLevels = 1 << subBits
-	// conserveSpan: a free slot nobody waits for goes at once to a user
-	// at most this many levels below the level, one demand rank (see
-	// Demand), and to the class's other users only once it was left free
-	// a while (Limiter.leftFree). Measured in the admission bench, repeat
-	// show-code mix, patient and impatient clients, the span alone: any
-	// rank, 63% of class normal's admissions took free slots whatever
-	// their rank (goodput 1.12-1.22x HAProxy's); one rank, 1.28-1.39x
-	// with the issuer 94-97% busy; half a rank, 1.39-1.43x but busy
-	// 92-95%; none, 1.27-1.34x and busy 87-88% (target 90).
+	// conserveSpan: a free slot nobody waits for goes at once to a user at
+	// most this many levels below the level, one demand rank (see Demand),
+	// and to the class's other users only once it was left free a while
+	// (Limiter.leftFree; TestAFreeSlotGoesFirstToTheRankBelowTheLevel).
 	conserveSpan = subLevels / 8
 	// levelCut is the share of admitted arrivals an overloaded window
 	// sheds at least (DAGOR's alpha).
@@ -129,10 +124,9 @@ func (l *Limiter) ShedBelow(c int) {
 // reported lately (Level; -1: none heard): while some gateway admits
 // requests of class c, this one keeps every class above c whole, so that
 // its level sheds a higher class only once no gateway serves a lower one
-// (strict priority across the fleet, from DAGOR's shared level). Measured
-// without it, three gateways lost check-ins at one gateway, whose level
-// had cut into class high, in seconds where the others served show-code
-// misses. A ShedBelow cap still wins over it: that gateway is losing.
+// (strict priority across the fleet, from DAGOR's shared level;
+// TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne). A ShedBelow
+// cap still wins over it: that gateway is losing.
 func (l *Limiter) HoldAbove(peerLevel int64) {
 	floor := int64(-1)
 	if peerLevel >= 0 {
@@ -197,11 +191,9 @@ func (l *Limiter) shedBelow(c int) {
 
 // marginalClass is the class the admission level cuts through: the class
 // of the first user level it excludes, or the lowest class when it
-// excludes none (the one to cut first). A level at the top sub-level of a
-// class admits that whole class: the class below is the marginal one
-// (measured: reading the class of the level itself made check-ins, whole
-// and admitted at level 127, wait only OverloadWait in a standing queue,
-// and time out between the bursts of a lockstep backend).
+// excludes none. A level at the top sub-level of a class admits that
+// whole class, so the class below is the marginal one: read as the
+// level's own class, check-ins waited only OverloadWait (TestMarginalClass).
 func (cs *classSet) marginalClass(level int64) int {
 	return min(int((level+1)>>subBits), len(cs.list)-1)
 }

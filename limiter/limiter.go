@@ -79,14 +79,10 @@ type Config struct {
 	// SampleWindow is the shortest time between two limit updates.
 	// Default 100ms.
 	SampleWindow time.Duration
-	// MinSamples is the fewest completions (latency samples of requests
-	// admitted in the window, or overloads) a window needs before it
-	// updates the limit; a window lasts until it has them. Fewer make the
-	// p90 noisier; more stretch the windows of a gateway holding a small
-	// share of a backend that several share, which then adjusts less
-	// often than the others and loses its share to them (TCP's RTT
-	// unfairness): measured with three gateways in front of one issuer,
-	// check-ins 93-96% served with 20, 98-99% with 8 or 10. Default 10.
+	// MinSamples is the fewest completions (samples or overloads) a window
+	// needs before it updates the limit; a window lasts until it has them.
+	// Fewer make the p90 noisier; more slow a gateway holding a small share
+	// of a shared backend (TestSeveralGatewaysSimulated). Default 10.
 	MinSamples int
 	// Tolerance is how far the window's p90 RTT may exceed the baseline
 	// (the no-queue p90): above it the limit is cut, at or below it the
@@ -116,15 +112,11 @@ type Config struct {
 	// (except in the highest class).
 	// Default 100ms.
 	LIFOAfter time.Duration
-	// OverloadWait bounds the wait of a request joining a standing queue,
-	// so that in overload rejections come within milliseconds (CoDel's
-	// idea). Default 2ms. It applies only to the class the admission level
-	// cuts through (the class of the first users it excludes; the lowest
-	// class while it excludes nobody): the classes above it
-	// are the ones the capacity is kept for, and their requests wait their
-	// full MaxWait (measured: with 2 ms waits, venue check-ins in a standing
-	// queue timed out between the bursts of a backend whose workers finish
-	// in lockstep every 20 ms, and got 13% of their requests served).
+	// OverloadWait bounds the wait of a request joining a standing queue, so
+	// that in overload rejections come within milliseconds (CoDel's idea). It
+	// applies only to the class the admission level cuts through: the classes
+	// above it wait their full MaxWait, or they time out between the bursts
+	// of a lockstep backend (TestPriorityLockstepSurge). Default 2ms.
 	OverloadWait time.Duration
 	// QueueDelayTarget is the mean queue wait of admitted requests above
 	// which a level window counts as overloaded, and the admission level
@@ -290,22 +282,12 @@ func (l *Limiter) Acquire(c int, user uint64, deadline time.Time) (Token, Reason
 }
 
 // idleReset reopens the level when nothing has been in flight or queued
-// for a level window: a level learned in a surge must not shed the
-// requests after it, when no release is left to end a window. Not at
-// once: a lockstep backend hands all of a gateway's slots back in one
-// burst, and resetting then admitted re-issues (class low) at ~33/s
-// through a surge that was shedding show-code misses. A fleet's cap
-// (ShedBelow) still holds: measured with three gateways on a lockstep
-// backend, a gateway whose few slots all came back in one burst reset
-// its level and admitted re-issues while the others shed show-code
-// misses. And class by class, as calm windows would: the class the level
-// is in becomes whole, and each one below it only if no window cut into
-// the one above it (or higher) within classHold. Measured with polite
-// clients, the load generator sharing the gateway's two cores: a surging
-// gateway went idle for a window four times in one run (most likely the
-// generator paused), and each reset to every class admitted up to 18
-// re-issues in seconds that shed show-code misses. It reports whether
-// the level now admits lvl.
+// for a level window, so that a level learned in a surge does not shed
+// the requests after it. Not at once (a lockstep backend hands every slot
+// back in one burst: TestIdleResetWaitsAWindow), not above a fleet's cap
+// (TestIdleResetKeepsTheFleetCap), and class by class as calm windows
+// would (TestIdleResetKeepsTheClassHold). It reports whether the level
+// now admits lvl.
 func (l *Limiter) idleReset(cs *classSet, lvl int) bool {
 	if l.inflight.Load() != 0 || l.waiting.Load() != 0 {
 		return false
@@ -345,30 +327,13 @@ func (l *Limiter) tryInc() bool {
 	}
 }
 
-// leftFree reports whether a free slot has waited long enough for a
-// user within a rank of the level: a quarter of the minimum RTT and
-// freeSlotPasses arrivals turned away since it came back (any user of the
-// class the level cuts through may take it then), or a whole minimum RTT
-// whatever the arrivals (100 us at least). Each call counts one arrival
-// turned away. Measured with the span alone, a level a little too tight
-// left slots idle, the windows after served less and cut the level
-// further: with impatient clients and half the offered load new codes,
-// the issuer was 86-90% busy in three runs of four (95-96% when any user
-// took a free slot). Left free for a sixteenth, a quarter and a half of
-// the minimum RTT: busy 96.5-97.5%, 96.6-98.0% and 94.7-96.9%; goodput
-// over HAProxy's in the 40% and repeat show-code mixes 1.11-1.38x for a
-// quarter (the code before, beside the sixteenth: 1.03-1.20x). Widening
-// the span by one rank per sixteenth of the minimum RTT instead, so that
-// nearer ranks come first: in two interleaved rounds the same share of
-// the paced foresight bound (0.84-0.91), busy 96.5-98.2% against
-// 93.9-97.8%; not worth its arithmetic.
-//
-// The count is for a fleet: a quarter of the minimum RTT is some 12
-// arrivals of class normal at one gateway in the fleet benchmark's surge,
-// and 4 at each of three gateways sharing it, so a free slot there went to
-// a key further down the ranks: 20% of the fleet's class normal
-// admissions came this way in a run, 10-13% in four with the count
-// (15-21% at one gateway). Figures at freeSlotPasses.
+// leftFree reports whether a free slot has waited long enough for a user
+// within a rank of the level: a quarter of the minimum RTT and
+// freeSlotPasses arrivals turned away since it came back, or a whole
+// minimum RTT (100 us at least). Each call counts one arrival turned
+// away. Without the wait a level a step too tight idles the backend; the
+// count keeps a gateway seeing a third of a fleet's arrivals as choosy as
+// one seeing them all (TestAFreeSlotWaitsForEnoughArrivals).
 func (l *Limiter) leftFree() bool {
 	f := l.freeAt.Load()
 	if f == 0 {
@@ -382,16 +347,7 @@ func (l *Limiter) leftFree() bool {
 // freeSlotPasses is how many arrivals of the class the level cuts through
 // a free slot waits for before any of them may take it (leftFree): about
 // what one gateway turns away in a quarter of the minimum RTT in the
-// fleet benchmark's surge. Measured there (TestFleetSurge, the arrivals
-// spread evenly over three gateways sharing Redis), the fleet's hit ratio
-// over one gateway's in the same run: 0.91-0.97 (median 0.94) in fifteen
-// runs with the quarter alone, 0.95-1.03 (median 0.98) in nine with the
-// count, the single gateway's own ratio unchanged (0.076-0.081, one
-// disturbed run aside). In the
-// admission benchmark's repeat show-code mix with impatient clients (one
-// gateway), the share of the paced foresight bound: 0.90 and 0.90 against
-// 0.90 and 0.91. A count alone (16, then any arrival; at most a minimum
-// RTT) read 0.87 and 0.87 there: impatient retries reach 16 sooner.
+// fleet benchmark's surge (TestAFreeSlotWaitsForEnoughArrivals).
 const freeSlotPasses = 16
 
 // Release returns the slot and feeds the controller: rtt is the backend's

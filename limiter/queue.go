@@ -354,10 +354,8 @@ func (l *Limiter) next(cs *classSet, now time.Time) *waiter {
 
 // drainBelow sheds the waiters of every class below c: c lost a request
 // here or at another gateway, and strict priority gives a lower class no
-// slot while a higher one loses. Queued before the loss, they would
-// otherwise take the next free slots nobody above them waits for
-// (measured: with three gateways, re-issues queued for their 100 ms were
-// served in seconds where show-code misses lost). Called with mu held.
+// slot while a higher one loses; queued before the loss, they would take
+// the next free slots (TestLossShedsLowerWaiters). Called with mu held.
 func (l *Limiter) drainBelow(c int, now time.Time) {
 	cs := l.classes.Load()
 	if c+1 < len(cs.list) {
