@@ -266,7 +266,9 @@ type Retry struct {
 // Limiter configures admission: one adaptive concurrency limit shared by
 // priority classes.
 type Limiter struct {
-	// InitialLimit is the starting concurrency limit. Default 20.
+	// InitialLimit is a guess at the backend's concurrency: the limit
+	// starts at an eighth of it (at least 16) and doubles per window up to
+	// it while latency holds. Default 20.
 	InitialLimit int `yaml:"initial_limit"`
 	// MinLimit is the floor of the adaptive limit. Default 2; must be >= 1
 	// and <= InitialLimit.

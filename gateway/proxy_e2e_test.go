@@ -296,7 +296,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	is := startIssuer(t, "-workers", "400", "-service-time", "1ms", "-latency", "1500ms")
 	// The adaptive limit starts above n so that all n are in flight at once.
 	cfg := strings.Replace(gatewayConfig(is.addr(), "  drain_timeout: 20s\n  drain_delay: 0s", "    timeout: 10s"),
-		"limiter:\n", "limiter:\n  initial_limit: 400\n", 1)
+		"limiter:\n", "limiter:\n  initial_limit: 400\n  min_limit: 200\n", 1) // admission out of the way: 200 at once
 	gw := startGateway(t, cfg)
 
 	_, _, body := do(t, "GET", gw.url("/v1/codes/"+adultID), "")

@@ -46,22 +46,26 @@
 //
 // # The limit
 //
-// A controller updates the limit once per sample window (SampleWindow,
-// MinSamples) from the round trips of requests admitted in that window:
-// it cuts by half the gradient step when the window's p90 exceeds
-// Tolerance × the baseline (the windowed minimum of per-window p90s),
-// grows when the limit was used and latency is within tolerance, backs
-// off on timeouts, never sits above twice what a window had in flight,
-// and every ProbeInterval halves itself for a window to re-measure the
-// baseline. A backend whose latency rose without queueing is rebased.
+// The limit starts at an eighth of InitialLimit (at least 16) and, in
+// slow start, doubles each window that used it within tolerance, up to
+// InitialLimit. A controller updates it once per sample window
+// (SampleWindow, MinSamples) from the round trips of requests admitted
+// in that window: it cuts by half the gradient step when the window's p90
+// exceeds Tolerance × the baseline (the windowed minimum of per-window
+// p90s), grows when the limit was used and latency is within tolerance,
+// backs off on timeouts, never sits above twice what a window had in
+// flight, and every ProbeInterval halves itself for a window to
+// re-measure the baseline. A backend whose latency rose without queueing
+// is rebased.
 //
 // # The level
 //
 // Every SampleWindow the level falls when admitted requests lost or their
 // mean queue wait exceeded QueueDelayTarget (down to what the backend
-// served, DAGOR's alpha), and rises by 5% of the admitted arrivals when
-// the window was calm; it enters a lower class only after a window that
-// shed none of its own, and cuts no class above the highest that lost.
+// served, DAGOR's alpha), and rises when the window was calm, by 5% of
+// the admitted arrivals or as much as the limit grew; it enters a lower
+// class only after a window that shed none of its own, and cuts no class
+// above the highest that lost.
 //
 // The design, the reason for each rule, the test that pins it and the
 // alternatives rejected are in docs/design/admission.md; the runs behind

@@ -47,6 +47,7 @@ type levelCtl struct {
 	admitted uint64  // admissions (all classes) at the window's start
 	waitNs   int64   // queue wait (all classes) at the window's start
 	cutAt    []int64 // per class, when a window last cut into it (Unix ns)
+	limit    int64   // the limit in force at the window's start
 	// lostTop is the highest class that lost in a window within
 	// urgencyHold before lostAt (Unix ns): see urgency.
 	lostTop int
@@ -222,6 +223,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		wait = time.Duration(wns-w.waitNs) / time.Duration(n)
 	}
 	losses := w.losses.Swap(0)
+	lim := l.limit.Load()
 	lossTop := int(w.lossTop.Swap(noLoss))
 	level := l.level.Load()
 	var in float64 // arrivals this window at admitted levels
@@ -253,7 +255,12 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		level = max(lo, int64(floor<<subBits)-1, min(level-1, highestWithin(counts, want)))
 		w.cutInto(cs.marginalClass(level), now) // the highest class it sheds users of
 	case level < cs.maxLevel():
-		next := max(level+1, highestWithin(counts, (1+levelGrow)*in))
+		// The level admits at least as much more as the limit grew
+		// since the last window (slow start doubles it): a 5% step
+		// took seconds to reopen a class cut while the limit ramped
+		// (TestAdmissionGrid).
+		grow := max(levelGrow, float64(lim)/float64(max(w.limit, 1))-1)
+		next := max(level+1, highestWithin(counts, (1+grow)*in))
 		// Strict priority: the level enters a lower class only after a
 		// window that shed none of the class it is in. Growing by arrival
 		// counts alone, it jumped past the last users of a class whose
@@ -274,7 +281,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		level = min(level, l.fleetCap.Load())
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))
-	w.start, w.served, w.admitted, w.waitNs = now, served, adm, wns
+	w.start, w.served, w.admitted, w.waitNs, w.limit = now, served, adm, wns, lim
 }
 
 // classTop is the top user level of the class level is in: the level

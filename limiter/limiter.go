@@ -51,8 +51,10 @@ const (
 // Config configures a Limiter. Every field's zero value means its
 // documented default; only Classes is required.
 type Config struct {
-	// InitialLimit is the concurrency limit before any measurement, clamped
-	// to [MinLimit, MaxLimit]. Default 20.
+	// InitialLimit is a guess at the backend's concurrency, clamped to
+	// [MinLimit, MaxLimit]: slow start begins at an eighth of it (at least
+	// 16) and doubles the limit each window that used it within tolerance,
+	// up to InitialLimit or the first window above tolerance. Default 20.
 	InitialLimit int
 	// MinLimit is the floor of the adaptive limit. Default 2.
 	MinLimit int

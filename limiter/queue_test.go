@@ -392,9 +392,8 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s Stats
-	if l.Stats(&s); s.Limit != 1000 {
-		t.Errorf("initial limit 5000: got %d; want clamped to 1000", s.Limit)
+	if l.ctl.ssthresh != 1000 { // slow start's ceiling
+		t.Errorf("initial limit 5000: got %v; want clamped to 1000", l.ctl.ssthresh)
 	}
 	if _, r := l.Acquire(1, 0, time.Time{}); r != ReasonClosed {
 		t.Errorf("Acquire of class 1 of 1: got %v; want closed", r)
