@@ -219,11 +219,11 @@ func (c *controller) localSlots(now time.Time, l float64) float64 {
 
 // scale is how many slots one request at the backend holds now, its
 // caller's own delay included (effective over the limit).
-func (c *controller) scale() float64 {
+func (c *controller) scale(now time.Time) float64 {
 	if c.local <= 0 || c.limit <= 0 {
 		return 1
 	}
-	return 1 + c.localSlots(c.rateStart, c.limit)/c.limit
+	return 1 + c.localSlots(now, c.limit)/c.limit
 }
 
 // addLocal takes one release's local delay into the window's mean.
@@ -257,7 +257,7 @@ func (c *controller) startWindow(now time.Time) {
 func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o Outcome, inflight int64) bool {
 	c.rateCount++
 	c.maxInflight = max(c.maxInflight, float64(inflight))
-	left := float64(inflight-1) / c.scale()
+	left := float64(inflight-1) / c.scale(now)
 	if c.cap > 0 && !c.armed {
 		// A probe waits for the requests admitted under the old limit to
 		// drain below the cap before it measures anything.

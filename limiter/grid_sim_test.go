@@ -89,11 +89,10 @@ func (r gridResult) shedShare(c int) float64 {
 }
 
 type gridUser struct {
-	class   int
-	hash    uint64
-	first   time.Duration
-	tries   int
-	settled bool
+	class int
+	hash  uint64
+	first time.Duration
+	tries int
 }
 
 // gridEvent is an attempt reaching the limiter (release false) or an
@@ -165,7 +164,7 @@ type gridSim struct {
 	invSecond    map[int64]bool
 	answeredSum  time.Duration // backend latency of answers this tick
 	answeredN    int
-	res_         gridResult
+	out          gridResult
 }
 
 func newGridSim(t testing.TB, p gridPoint, seed uint64) *gridSim {
@@ -180,7 +179,7 @@ func newGridSim(t testing.TB, p gridPoint, seed uint64) *gridSim {
 		t.Fatal(err)
 	}
 	s.l = l
-	s.res_.minLimit = math.MaxInt
+	s.out.minLimit = math.MaxInt
 	return s
 }
 
@@ -248,7 +247,7 @@ func (s *gridSim) run() gridResult {
 				c++
 			}
 			s.users = append(s.users, gridUser{class: c, hash: s.rng.Uint64(), first: next})
-			s.res_.users[c]++
+			s.out.users[c]++
 			s.arrive(len(s.users)-1, next)
 			next += time.Duration(s.rng.ExpFloat64() / total * float64(time.Second))
 		}
@@ -257,7 +256,7 @@ func (s *gridSim) run() gridResult {
 		}
 		if t == gridDuration {
 			s.availT += float64(len(s.free)) * gridDuration.Seconds()
-			s.res_.busy = s.workT.Seconds() / s.availT
+			s.out.busy = s.workT.Seconds() / s.availT
 		}
 		if t == tick {
 			s.sample()
@@ -273,8 +272,8 @@ func (s *gridSim) run() gridResult {
 			tick += 100 * time.Millisecond
 		}
 	}
-	s.res_.inversionSeconds = len(s.invSecond)
-	return s.res_
+	s.out.inversionSeconds = len(s.invSecond)
+	return s.out
 }
 
 // delay is the gateway's own delay now, once to parse an attempt and
@@ -293,7 +292,7 @@ func (s *gridSim) delay() time.Duration {
 // the limiter once parsed.
 func (s *gridSim) arrive(u int, at time.Duration) {
 	s.users[u].tries++
-	s.res_.attempts[s.users[u].class]++
+	s.out.attempts[s.users[u].class]++
 	s.tickAttempts++
 	heap.Push(&s.events, gridEvent{at: at + s.delay(), user: u})
 }
@@ -343,11 +342,10 @@ func (s *gridSim) take(r gridAcquired) {
 	u := &s.users[r.user]
 	c := u.class
 	if r.r != ReasonNone {
-		s.res_.shed[c]++
+		s.out.shed[c]++
 		s.lossAt[c] = s.now + 1 // +1: 0 means never
 		if u.tries >= 3 || s.p.client == "patient" {
-			u.settled = true
-			s.res_.gaveUp[c]++
+			s.out.gaveUp[c]++
 			return
 		}
 		back := s.now + s.delay() // the client reads the refusal
@@ -374,7 +372,7 @@ func (s *gridSim) take(r gridAcquired) {
 		}
 	}
 	if s.free[i] > s.now {
-		s.res_.maxQueue = max(s.res_.maxQueue, len(s.inWorker)+1)
+		s.out.maxQueue = max(s.out.maxQueue, len(s.inWorker)+1)
 	}
 	svc := s.p.service
 	if s.p.exp {
@@ -423,13 +421,12 @@ func (s *gridSim) answer(e gridEvent) {
 	s.answeredSum += e.rtt
 	s.answeredN++
 	if e.out == OutcomeOK && e.at-u.first <= time.Second {
-		s.res_.served[u.class]++
+		s.out.served[u.class]++
 	} else if e.out == OutcomeOK {
-		s.res_.late[u.class]++
+		s.out.late[u.class]++
 	} else {
-		s.res_.failed[u.class]++
+		s.out.failed[u.class]++
 	}
-	u.settled = true
 }
 
 // sample ends a 100 ms tick: the attempt rate, and the limit if the
@@ -444,8 +441,8 @@ func (s *gridSim) sample() {
 	if s.answeredN > 0 && s.answeredSum/time.Duration(s.answeredN) <= unloaded*12/10 {
 		var st Stats
 		s.l.Stats(&st)
-		s.res_.minLimit = min(s.res_.minLimit, st.Limit*s.p.workers/len(s.free)) // in terms of the workers at start
-		s.res_.limitSamples++
+		s.out.minLimit = min(s.out.minLimit, st.Limit*s.p.workers/len(s.free)) // in terms of the workers at start
+		s.out.limitSamples++
 	}
 	s.answeredSum, s.answeredN = 0, 0
 }
