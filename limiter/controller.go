@@ -151,7 +151,7 @@ func (c *controller) toleranceAt(u int) float64 {
 // high does not flood the backend in the first round trip
 // (TestAdmissionGrid), and a right one is reached within two windows (a
 // fresh gateway's cold misses: TestRollingRestartKeepsHotCodesServed; from
-// 4, 134 of 6,000 were shed).
+// 4, 245 of 6,000 were shed).
 const (
 	slowStartShare = 8
 	slowStartFrom  = 16
