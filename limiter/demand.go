@@ -30,11 +30,9 @@ import "sync/atomic"
 // (a new code, fetched for one answer) take the slots of repeated ones.
 // A count-min estimate reads high when every one of a key's four counters
 // was raised by other keys, so the sample is an eighth of the counters:
-// at a halving, at most half a raise per counter on average. Measured
-// with TinyLFU's sample (ten times the counters), 64 Ki counters ranked
-// 83% of the first-time keys above the bottom after 300,000 misses (30%
-// after 60,000, a little more than one admission bench surge sends);
-// with this sample, 0.3% (TestDemandFirstRequestsRankLowest).
+// at a halving, at most half a raise per counter on average
+// (TestDemandFirstRequestsRankLowest; the figures are on
+// docs/admission-runs.md).
 //
 // A retry counts as demand: a resident who retries climbs a rank. The
 // route's per_key rate bounds what one key can gain that way.
