@@ -94,7 +94,10 @@ func (g *Gateway) doAdmitted(tok limiter.Token, rt *route, req *fasthttp.Request
 	err := rt.pool.Send(req, resp, deadline, rt.retrySafe(&req.Header))
 	up.rtt = time.Since(start)
 	up.target = resp.RemoteAddr()
-	tm := upstream.TimingOf(resp, up.rtt)
+	tm := upstream.Timing{RTT: up.rtt}
+	if err == nil { // an answer: TimingOf counts it as timed one way or the other
+		tm = upstream.TimingOf(resp, up.rtt)
+	}
 	tok.ReleaseTimed(tm.RTT, tm.Local, outcomeOf(err, resp.StatusCode()))
 	return err
 }

@@ -304,11 +304,10 @@ func (c *controller) endWindow(now time.Time, inflight float64) {
 		c.local = (c.local + c.localSum/time.Duration(c.localN)) / 2
 		c.localSum, c.localN = 0, 0
 	}
-	if m := c.meanRTT(); m > 0 {
+	if m := c.meanRTT(); m > 0 && c.rtt > 0 {
 		c.rtt = (c.rtt + m) / 2
-		if c.rtt == m/2 {
-			c.rtt = m
-		}
+	} else if m > 0 {
+		c.rtt = m
 	}
 	if c.baseline.min(now) == 0 {
 		c.probeDue = now // the baseline expired or never existed: re-measure it

@@ -68,14 +68,14 @@ const gridDuration = 6 * time.Second
 
 // gridResult is what one point measured.
 type gridResult struct {
-	users, served, shed [4]int  // per class: users, served within 1 s, attempts rejected
-	attempts, late      [4]int  // attempts; users answered after more than 1 s
-	gaveUp, failed      [4]int  // users whose last attempt was rejected; answered with an error
-	inversionSeconds    int     // seconds in which a class was admitted after a higher one lost a request
-	busy                float64 // backend worker time used / available
-	maxQueue            int     // requests waiting for a backend worker, at most
-	minLimit            int     // the lowest limit while the backend answered within 1.2x its unloaded time
-	limitSamples        int
+	served, shed     [4]int  // per class: users served within 1 s, attempts rejected
+	attempts, late   [4]int  // attempts; users answered after more than 1 s
+	gaveUp, failed   [4]int  // users whose last attempt was rejected; answered with an error
+	inversionSeconds int     // seconds in which a class was admitted after a higher one lost a request
+	busy             float64 // backend worker time used / available
+	maxQueue         int     // requests waiting for a backend worker, at most
+	minLimit         int     // the lowest limit while the backend answered within 1.2x its unloaded time
+	limitSamples     int
 }
 
 // share is the share of class c's users served within 1 s, of those
@@ -98,14 +98,13 @@ type gridUser struct {
 // gridEvent is an attempt reaching the limiter (release false) or an
 // answer read by the gateway (release true).
 type gridEvent struct {
-	at       time.Duration
-	user     int
-	release  bool
-	tok      Token
-	rtt      time.Duration // kernel round trip
-	local    time.Duration // the gateway's own delay on top
-	out      Outcome
-	answered time.Duration // when the backend answered
+	at      time.Duration
+	user    int
+	release bool
+	tok     Token
+	rtt     time.Duration // kernel round trip
+	local   time.Duration // the gateway's own delay on top
+	out     Outcome
 }
 
 type gridHeap []gridEvent
@@ -247,7 +246,6 @@ func (s *gridSim) run() gridResult {
 				c++
 			}
 			s.users = append(s.users, gridUser{class: c, hash: s.rng.Uint64(), first: next})
-			s.out.users[c]++
 			s.arrive(len(s.users)-1, next)
 			next += time.Duration(s.rng.ExpFloat64() / total * float64(time.Second))
 		}
@@ -398,7 +396,7 @@ func (s *gridSim) take(r gridAcquired) {
 	}
 	d := s.delay()
 	heap.Push(&s.events, gridEvent{at: answered + d, user: r.user, release: true, tok: r.tok,
-		rtt: answered - s.now, local: d, out: out, answered: answered})
+		rtt: answered - s.now, local: d, out: out})
 }
 
 // retryAfter is Limiter.RetryAfter drawing from the simulation's source,
