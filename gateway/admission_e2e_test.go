@@ -67,6 +67,13 @@ var admClients = map[string]string{
 
 func admScenario(t *testing.T, m admMix, clients string) string {
 	t.Helper()
+	return admScenarioAt(t, m, clients, admLightRate, admSurgeRate)
+}
+
+// admScenarioAt is admScenario with light and surge first attempts per
+// second of its own.
+func admScenarioAt(t *testing.T, m admMix, clients string, light, surge int) string {
+	t.Helper()
 	src := fmt.Sprintf(`name: admission
 target: http://127.0.0.1:1
 timeout: 2s
@@ -89,7 +96,7 @@ requests:
   - {name: issue, class: issue, weight: %d, path: "/v1/codes/{key}", key: {kind: resident_id, population: 100000000, seed: 2}}
   - {name: reissue, class: reissue, weight: %d, method: POST, path: "/v1/codes/{key}/reissue", ok_status: [409],
      key: {kind: resident_id, population: 100000000, seed: 4}}
-`, admLightRate, admLight, admSurgeRate, admSurge, clients, m.scan, m.checkin, m.show, admShowPop, admShowS, admShowV, m.issue, m.reissue)
+`, light, admLight, surge, admSurge, clients, m.scan, m.checkin, m.show, admShowPop, admShowS, admShowV, m.issue, m.reissue)
 	p := filepath.Join(t.TempDir(), "admission.yaml")
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -101,6 +108,11 @@ requests:
 // codes cached and coalesced, and an initial limit ten times the issuer's
 // workers.
 func admissionConfig(target string) string {
+	return admissionConfigFor(target, admWorkers)
+}
+
+// admissionConfigFor is admissionConfig in front of an issuer of workers.
+func admissionConfigFor(target string, workers int) string {
 	return configHead("", "issuer", strconv.Quote(target), "") + fmt.Sprintf(`limiter:
   initial_limit: %d
   min_limit: 1
@@ -112,7 +124,7 @@ routes:
      cache: {ttl: upstream, max_ttl: 720h, stale_for: 24h}, coalesce: true}
   - {name: reissue, method: POST, path: "/v1/codes/{id}/reissue", upstream: issuer, class: low, key: "{id}", invalidates: [code]}
   - {name: passthrough, path: "/*", upstream: issuer, class: normal}
-`, 10*admWorkers, shippedClasses)
+`, 10*workers, shippedClasses)
 }
 
 // admResult is what one surge run measured.
@@ -131,6 +143,8 @@ type admResult struct {
 	// (see watchSurge).
 	lowLimit, lowProbe int
 	mix                *admMix // the run's request mix; nil: no paced bound (see pacedForesightGoodput)
+	light, surge       float64 // first attempts per second before and in the surge (the paced bound)
+	workers            int     // the issuer's
 }
 
 // adminProbe times the gateways' /healthz and /status every 50 ms.
@@ -187,6 +201,13 @@ var classRank = map[string]int{"scan": 0, "checkin": 1, "show": 2, "issue": 2, "
 // runSurge runs one surge against target and gathers the figures.
 func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []gatewayProc) admResult {
 	t.Helper()
+	return runSurgeOn(t, -1, is, scenario, target, gateways)
+}
+
+// runSurgeOn is runSurge with the load generator pinned to CPU genCPU
+// (-1: anywhere).
+func runSurgeOn(t *testing.T, genCPU int, is issuerProc, scenario, target string, gateways []gatewayProc) admResult {
+	t.Helper()
 	var urls []string
 	for _, g := range gateways {
 		urls = append(urls, g.admin("/healthz"), g.admin("/status"))
@@ -198,17 +219,18 @@ func runSurge(t *testing.T, is issuerProc, scenario, target string, gateways []g
 	}
 	watch := watchSurge(t, is, one)
 	endTrace := traceGateways(t, gateways)
-	rep := runLoadtestAdmin(t, scenario, target, "http://"+is.addr(), is.Addrs[1])
+	rep := runLoadtestArgsOn(t, genCPU, scenario, target, "http://"+is.addr(), "-issuer-admin", is.Addrs[1])
 	endTrace()
 	w := watch()
-	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: w.busy, lowLimit: w.lowLimit, lowProbe: w.lowProbe}
+	r := admResult{rep: rep, st: is.stats(t), adminP99: probe.p99(), busy: w.busy, lowLimit: w.lowLimit, lowProbe: w.lowProbe,
+		workers: is.workersOr(admWorkers), light: admLightRate, surge: admSurgeRate}
 	if len(gateways) == 0 {
 		r.adminP99 = 0
 	}
 	for _, c := range rep.Classes {
 		r.goodput += c.GoodputRPS
 	}
-	r.queue = max(r.st.MaxInFlight-admWorkers, 0)
+	r.queue = max(r.st.MaxInFlight-int64(r.workers), 0)
 	for _, sec := range rep.Timeline {
 		if sec.T < 3 || sec.T >= 12 { // the surge, its first second and the one the last requests end in aside
 			continue
@@ -370,7 +392,7 @@ func watchSurge(t *testing.T, is issuerProc, gw *gatewayProc) func() surgeWatch 
 		}
 		for _, s := range samples[reset:] {
 			if s.at.Sub(start) >= 9*time.Second { // the run ends about 10 s after the reset
-				w.busy = s.busy / (admWorkers * float64(s.at.Sub(start)) / float64(time.Millisecond))
+				w.busy = s.busy / (float64(is.workersOr(admWorkers)) * float64(s.at.Sub(start)) / float64(time.Millisecond))
 				return w
 			}
 		}
@@ -381,7 +403,24 @@ func watchSurge(t *testing.T, is issuerProc, gw *gatewayProc) func() surgeWatch 
 
 // lockstepIssuer starts the issuer with constant 20 ms service times.
 func lockstepIssuer(t *testing.T) issuerProc {
-	return startIssuer(t, "-workers", fmt.Sprint(admWorkers), "-service-time", "20ms", "-growth", "+Inf")
+	return lockstepIssuerOn(t, -1, admWorkers, 20*time.Millisecond)
+}
+
+// lockstepIssuerOn starts an issuer of workers with constant service
+// times, pinned to CPU cpu (-1: anywhere).
+func lockstepIssuerOn(t *testing.T, cpu, workers int, service time.Duration) issuerProc {
+	is := startIssuerOn(t, cpu, "-workers", fmt.Sprint(workers), "-service-time", service.String(), "-growth", "+Inf")
+	is.workers = workers
+	return is
+}
+
+// workersOr is the issuer's worker count, or def where the test did not
+// say.
+func (p issuerProc) workersOr(def int) int {
+	if p.workers > 0 {
+		return p.workers
+	}
+	return def
 }
 
 // TestAdmissionSurge is make test's check of the admission design with
@@ -496,20 +535,21 @@ func admFigures(t *testing.T, name string, g, h admResult) {
 	figure(t, name+": checkin p99", c["checkin"].LatencyMs.P99, "ms", "<= 1000", c["checkin"].LatencyMs.P99 <= 1000)
 	figure(t, name+": seconds a lower class was served while a higher lost", float64(g.inversions), "s", "0", g.inversions == 0)
 	figure(t, name+": issuer busy in the surge", 100*g.busy, "%", ">= 90", g.busy >= 0.9)
-	figure(t, name+": issuer deepest queue / workers", float64(g.queue)/admWorkers, "x", "<= 3", g.queue <= 3*admWorkers)
+	w := g.workers
+	figure(t, name+": issuer deepest queue / workers", float64(g.queue)/float64(w), "x", "<= 3", g.queue <= 3*int64(w))
 	figure(t, name+": shed answers p99", g.shedP99, "ms", "<= 5", g.shedP99 <= 5)
 	figure(t, name+": admin /healthz,/status p99", g.adminP99, "ms", "<= 50", g.adminP99 <= 50)
 	// Context, not a target: the generator shares the cores, and a run
 	// whose sends went out late by the thousand or that reached its
 	// in-flight cap measures the machine more than the gateway.
 	figure(t, name+": load generator's late sends (context)", float64(g.rep.LateSends), "",
-		fmt.Sprintf("in flight max %d of %d", g.rep.Generator.MaxInFlight, g.rep.Generator.InFlightCap), true)
+		fmt.Sprintf("dropped %d, in flight max %d of %d", g.rep.Dropped, g.rep.Generator.MaxInFlight, g.rep.Generator.InFlightCap), true)
 	if g.lowLimit >= 0 {
 		// The issuer's service time is constant: it answers in its
 		// unloaded time whenever it does not queue, all through the surge.
-		figure(t, name+": lowest limit after the first second / issuer workers", float64(g.lowLimit)/admWorkers, "x", ">= 0.5", 2*g.lowLimit >= admWorkers)
+		figure(t, name+": lowest limit after the first second / issuer workers", float64(g.lowLimit)/float64(w), "x", ">= 0.5", 2*g.lowLimit >= w)
 		if g.lowProbe >= 0 {
-			figure(t, name+": lowest limit in a probe (one window at half) / issuer workers", float64(g.lowProbe)/admWorkers, "x", "informative", true)
+			figure(t, name+": lowest limit in a probe (one window at half) / issuer workers", float64(g.lowProbe)/float64(w), "x", "informative", true)
 		}
 	}
 	if h.rep == nil {
@@ -519,7 +559,9 @@ func admFigures(t *testing.T, name string, g, h admResult) {
 	figure(t, name+": HAProxy scan / checkin success", 100*hc["scan"].Success, "%", fmt.Sprintf("checkin %.1f%%", 100*hc["checkin"].Success), true)
 	figure(t, name+": HAProxy issuer busy", 100*h.busy, "%", "", true)
 	ratio := g.goodput / h.goodput
-	figure(t, name+": goodput gateway / HAProxy", ratio, "x", ">= 1.5", ratio >= 1.5)
+	// The admission issue's target at 10x, every point here (the blocked
+	// issue before it asked 1.5x).
+	figure(t, name+": goodput gateway / HAProxy", ratio, "x", ">= 1.1", ratio >= 1.1)
 	figure(t, name+": goodput with perfect foresight / HAProxy", foresightGoodput(g)/h.goodput, "x", "a bound", true)
 	if g.mix != nil {
 		paced := pacedForesightGoodput(g)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,14 +18,46 @@ import (
 )
 
 // issuerProc is a running issuer-sim: Addrs[0] serves the API, Addrs[1]
-// its admin endpoints.
-type issuerProc struct{ *proctest.Proc }
+// its admin endpoints. workers is its worker count where a test set it
+// (the admission runs read the issuer's queue and busy share by it).
+type issuerProc struct {
+	*proctest.Proc
+	workers int
+}
 
 func startIssuer(t *testing.T, args ...string) issuerProc {
 	t.Helper()
+	return startIssuerOn(t, -1, args...)
+}
+
+// startIssuerOn starts the issuer pinned to CPU cpu (taskset), or
+// anywhere for cpu < 0.
+func startIssuerOn(t *testing.T, cpu int, args ...string) issuerProc {
+	t.Helper()
 	bin := proctest.Build(t, "shedgate/cmd/issuer-sim")
 	args = append([]string{"-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0"}, args...)
-	return issuerProc{proctest.Start(t, bin, args...)}
+	return issuerProc{Proc: startOn(t, cpu, bin, args...)}
+}
+
+// startOn starts bin pinned to CPU cpu with taskset, which execs it (the
+// process is bin itself, its threads all on cpu, and the Go runtime sizes
+// GOMAXPROCS to that one CPU), or as is for cpu < 0.
+func startOn(t *testing.T, cpu int, bin string, args ...string) *proctest.Proc {
+	t.Helper()
+	if cpu < 0 {
+		return proctest.Start(t, bin, args...)
+	}
+	return proctest.Start(t, tasksetPath(t), append([]string{"-c", strconv.Itoa(cpu), bin}, args...)...)
+}
+
+// tasksetPath finds taskset (util-linux); a test that pins skips without it.
+func tasksetPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Skip("taskset not installed")
+	}
+	return p
 }
 
 func (p issuerProc) addr() string  { return p.Addrs[0] }
@@ -120,9 +153,15 @@ routes:
 
 func startGateway(t *testing.T, config string) gatewayProc {
 	t.Helper()
+	return startGatewayOn(t, -1, config)
+}
+
+// startGatewayOn starts a gateway pinned to CPU cpu (see startOn).
+func startGatewayOn(t *testing.T, cpu int, config string) gatewayProc {
+	t.Helper()
 	bin := proctest.Build(t, "shedgate/cmd/gateway")
 	path := proctest.WriteFile(t, "gateway.yaml", config)
-	p := gatewayProc{proctest.Start(t, bin, "-config", path)}
+	p := gatewayProc{startOn(t, cpu, bin, "-config", path)}
 	waitReady(t, p.admin("/readyz"))
 	return p
 }

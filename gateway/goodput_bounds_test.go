@@ -32,9 +32,9 @@ func pacedForesightGoodput(g admResult) float64 {
 	asked := map[uint64]int{}
 	var answers, budget float64
 	for w := range windows {
-		rate := float64(admSurgeRate)
+		rate := g.surge
 		if w < light {
-			rate = admLightRate
+			rate = g.light
 		}
 		clear(asked)
 		var firsts int

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,11 @@ import (
 
 // haproxyConfig is the expert's HAProxy in front of the issuer on listen.
 func haproxyConfig(listen, target string) string {
+	return haproxyConfigMax(listen, target, admWorkers)
+}
+
+// haproxyConfigMax is haproxyConfig with maxconn requests at the issuer.
+func haproxyConfigMax(listen, target string, maxconn int) string {
 	return fmt.Sprintf(`global
   maxconn 8000
 defaults
@@ -43,7 +49,7 @@ backend issuer
   http-request cache-use codes if { method GET } { path_reg ^/v1/codes/[^/]+$ }
   http-response cache-store codes
   server s1 %s maxconn %d
-`, listen, target, admWorkers)
+`, listen, target, maxconn)
 }
 
 // haproxyL4Config spreads connections over the gateways, as an L4 load
@@ -73,13 +79,24 @@ backend fleet
 // installed (scripts/deps.sh haproxy installs it).
 func startHAProxy(t *testing.T, config func(listen string) string) string {
 	t.Helper()
+	return startHAProxyOn(t, -1, config)
+}
+
+// startHAProxyOn is startHAProxy pinned to CPU cpu (taskset; -1:
+// anywhere). HAProxy runs a thread per CPU it may use: one, pinned.
+func startHAProxyOn(t *testing.T, cpu int, config func(listen string) string) string {
+	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/haproxy"); err != nil {
 			t.Skip("haproxy not installed: scripts/deps.sh haproxy")
 		}
 	}
-	return startConfigured(t, []string{bin, "-db", "-f"}, "haproxy.cfg", config)
+	argv := []string{bin, "-db", "-f"}
+	if cpu >= 0 {
+		argv = append([]string{tasksetPath(t), "-c", strconv.Itoa(cpu)}, argv...)
+	}
+	return startConfigured(t, argv, "haproxy.cfg", config)
 }
 
 // startConfigured writes config (given the loopback address to listen on)

@@ -43,10 +43,22 @@ func runLoadtest(t *testing.T, scenario, target, setupTarget string) *loadtest.R
 
 func runLoadtestArgs(t *testing.T, scenario, target, setupTarget string, extra ...string) *loadtest.Report {
 	t.Helper()
+	return runLoadtestArgsOn(t, -1, scenario, target, setupTarget, extra...)
+}
+
+// runLoadtestArgsOn is runLoadtestArgs with the generator pinned to CPU
+// cpu (taskset; -1: anywhere).
+func runLoadtestArgsOn(t *testing.T, cpu int, scenario, target, setupTarget string, extra ...string) *loadtest.Report {
+	t.Helper()
 	bin := proctest.Build(t, "shedgate/cmd/loadtest")
 	report := filepath.Join(t.TempDir(), "report.json")
 	args := append([]string{"-quiet", "-target", target, "-setup-target", setupTarget, "-report", report}, extra...)
-	code, out := proctest.Run(t, 5*time.Minute, bin, append(args, scenario)...)
+	args = append(args, scenario)
+	if cpu >= 0 {
+		args = append([]string{"-c", strconv.Itoa(cpu), bin}, args...)
+		bin = tasksetPath(t)
+	}
+	code, out := proctest.Run(t, 5*time.Minute, bin, args...)
 	if code != 0 && code != 99 { // 99: a threshold failed, which the caller judges
 		t.Fatalf("loadtest exit %d:\n%s", code, out)
 	}
