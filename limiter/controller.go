@@ -7,6 +7,10 @@ import (
 )
 
 const (
+	// poolSamples and poolSpan bound the samples pooled for one baseline
+	// p90 (controller.pool).
+	poolSamples = 400
+	poolSpan    = time.Second
 	// maxWindowSamples bounds the RTT samples kept per window; beyond it
 	// the window keeps a uniform reservoir.
 	maxWindowSamples = 1024
@@ -74,10 +78,15 @@ type controller struct {
 	overloads   int           // OutcomeOverload releases this window, any epoch
 	maxInflight float64
 
-	baseline minWindow // windowed minimum of per-window p90: the no-queue RTT
-	minRTT   minWindow // windowed minimum of single samples: deadline checks
-	lastP90  time.Duration
-	lastDur  time.Duration // length of the last completed window
+	baseline minWindow // windowed minimum of pooled p90s: the no-queue RTT
+	// pool gathers the samples of consecutive windows until poolSamples
+	// or poolSpan, so that each p90 the baseline takes rests on enough
+	// samples: the minimum of many noisy p90s is biased low.
+	pool      []time.Duration
+	poolStart time.Time
+	minRTT    minWindow // windowed minimum of single samples: deadline checks
+	lastP90   time.Duration
+	lastDur   time.Duration // length of the last completed window
 
 	rateStart time.Time
 	rateCount int
@@ -163,6 +172,8 @@ func (c *controller) init(cfg ctlConfig, initial float64, now time.Time) {
 	c.limit = c.clamp(math.Min(initial, math.Max(slowStartFrom, initial/slowStartShare)))
 	c.slowStart = true
 	c.samples = make([]time.Duration, 0, maxWindowSamples)
+	c.pool = make([]time.Duration, 0, poolSamples)
+	c.poolStart = now
 	c.baseline.init(cfg.baselineWindow, now)
 	c.minRTT.init(cfg.baselineWindow, now)
 	c.rng = uint64(now.UnixNano()) | 1
@@ -318,9 +329,9 @@ func (c *controller) endWindow(now time.Time, inflight float64) {
 		c.minRTT.add(now, lo)
 	}
 	if p90 > 0 {
-		c.baseline.add(now, p90)
 		c.lastP90 = p90
 	}
+	c.pour(now, c.windows == 0 || c.cap > 0)
 	c.windows++
 	switch {
 	case c.windows == 1:
@@ -360,6 +371,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			}
 			if c.rebase(math.Min(L, c.maxInflight), p90) && (c.slower(lo, fastest) || c.floorRun >= stuckRuns) {
 				c.baseline.reset(now, p90)
+				c.pool, c.poolStart = c.pool[:0], now // samples of the faster backend
 				c.minRTT.reset(now, lo)
 				c.histN, c.floorRun = 0, 0
 				break
@@ -423,6 +435,7 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float
 	if capL >= c.limit || c.maxInflight <= capL {
 		return false
 	}
+	c.flush(now)
 	c.chain[0], c.lastMean = point{c.limit, p90}, c.meanRTT()
 	c.chainN, c.histN = 1, 0
 	c.cap = capL
@@ -460,6 +473,36 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float6
 	c.limit = c.clamp(best)
 	c.cap, c.chainN = 0, 0
 	c.startWindow(now)
+}
+
+// pour adds the window's samples to the pool and flushes it when full,
+// old, or at once (the warm-up, probe windows: each its own measure).
+func (c *controller) pour(now time.Time, alone bool) {
+	for _, v := range c.samples {
+		if len(c.pool) < cap(c.pool) {
+			c.pool = append(c.pool, v)
+		}
+	}
+	if alone || len(c.pool) >= poolSamples || now.Sub(c.poolStart) >= poolSpan {
+		c.flush(now)
+	}
+}
+
+// flush takes the pool's p90 into the baseline and empties it.
+func (c *controller) flush(now time.Time) {
+	if n := len(c.pool); n >= c.cfg.minSamples {
+		slices.Sort(c.pool)
+		i := (9*n + 9) / 10
+		if c.windows == 0 {
+			// The warm-up's few samples: the one at rank 0.9(n+1),
+			// rounded up (of ten, the largest). A p90 of few samples
+			// errs low, and a minimum would keep it; erring high is
+			// undone by the next pool (TestControllerConverges).
+			i = min((9*(n+1)+9)/10, n)
+		}
+		c.baseline.add(now, c.pool[i-1])
+	}
+	c.pool, c.poolStart = c.pool[:0], now
 }
 
 // meanRTT is the mean RTT of the current window's samples, or 0.
