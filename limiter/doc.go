@@ -51,8 +51,8 @@
 // InitialLimit. A controller updates it once per sample window
 // (SampleWindow, MinSamples) from the round trips of requests admitted
 // in that window: it cuts by half the gradient step when the window's p90
-// exceeds Tolerance × the baseline (the windowed minimum of per-window
-// p90s), grows when the limit was used and latency is within tolerance,
+// exceeds Tolerance × the baseline (the windowed minimum of the p90s of
+// pooled samples, up to 400 or a second's), grows when the limit was used and latency is within tolerance,
 // backs off on timeouts, never sits above twice what a window had in
 // flight, and every ProbeInterval halves itself for a window to
 // re-measure the baseline. A backend whose latency rose without queueing
