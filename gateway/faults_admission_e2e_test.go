@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,10 +77,43 @@ func TestErrorsAreNotOverload(t *testing.T) {
 // the limit rises with the round trip and nothing is shed beyond what
 // the issuer's own queue warrants. Measured before the rebuild: the limit
 // fell from 30 to 8-17 and 80-88% of such requests were shed for 4 s,
-// 12 s to recover. A figure, not an assertion: the target is not met yet
-// (docs/admission-runs.md, "the slower backend").
+// 12 s to recover. make test holds it to loose bounds
+// (TestSlowerBackendRaisesTheLimit).
 func TestBenchSlowerBackend(t *testing.T) {
 	benchOnly(t)
+	r := slowerBackend(t)
+	figure(t, "slower backend, spare capacity: shed in the first 2 s", 100*r.early, "%", "informative", true)
+	figure(t, "slower backend, spare capacity: shed after 2 s", 100*r.late, "%", "0", r.late == 0)
+	figure(t, "slower backend: highest limit / Little's law (132)", float64(r.highest)/132, "x", ">= 1", r.highest >= 132)
+}
+
+// TestSlowerBackendRaisesTheLimit is TestBenchSlowerBackend with loose
+// bounds: the limit passes what Little's law needs and most requests are
+// served once the new round trip is known. Before slow start resumed
+// after a rebase, 71-76% were shed after 2 s and the limit stayed at
+// about half of it.
+func TestSlowerBackendRaisesTheLimit(t *testing.T) {
+	if os.Getenv("SHEDGATE_BENCH") != "" {
+		t.Skip("make bench runs TestBenchSlowerBackend")
+	}
+	r := slowerBackend(t)
+	if r.highest < 100 {
+		t.Errorf("highest limit %d after the issuer slowed; want >= 100 (Little's law: 132)", r.highest)
+	}
+	if r.late > 0.3 {
+		t.Errorf("%.0f%% shed 2 s after the issuer slowed, with 400 workers for 132 requests; want <= 30%% (target 0)", 100*r.late)
+	}
+}
+
+// slowerRun is what slowerBackend measured: the shares shed in the first
+// 2 s after the fault and after, and the highest limit after it.
+type slowerRun struct {
+	early, late float64
+	highest     int64
+}
+
+func slowerBackend(t *testing.T) slowerRun {
+	t.Helper()
 	is := startIssuer(t, "-workers", "400", "-service-time", "20ms")
 	gw := startGateway(t, gatewayConfig(is.addr(), "", ""))
 	ids := makeIDs(6000, 11)
@@ -132,8 +166,5 @@ func TestBenchSlowerBackend(t *testing.T) {
 	st := is.stats(t)
 	t.Logf("after the latency rose: %d of %d shed in its first 2 s, %d of %d after; highest limit %d; issuer max in flight %d of 400 workers",
 		shedEarly, sentEarly, shedLate, sentLate, highest.Load(), st.MaxInFlight)
-	late := float64(shedLate) / float64(sentLate)
-	figure(t, "slower backend, spare capacity: shed in the first 2 s", 100*float64(shedEarly)/float64(sentEarly), "%", "informative", true)
-	figure(t, "slower backend, spare capacity: shed after 2 s", 100*late, "%", "0", shedLate == 0)
-	figure(t, "slower backend: highest limit / Little's law (132)", float64(highest.Load())/132, "x", ">= 1", highest.Load() >= 132)
+	return slowerRun{early: float64(shedEarly) / float64(sentEarly), late: float64(shedLate) / float64(sentLate), highest: highest.Load()}
 }

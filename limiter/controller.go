@@ -374,6 +374,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 				c.pool, c.poolStart = c.pool[:0], now // samples of the faster backend
 				c.minRTT.reset(now, lo)
 				c.histN, c.floorRun = 0, 0
+				c.restart(now, L)
 				break
 			}
 			// Half of the gradient step each window: RTT is not always
@@ -401,6 +402,19 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 	// limit, even while requests admitted under a higher one drain.
 	c.hist[0] = point{math.Min(L, c.maxInflight), p90}
 	c.histN = min(c.histN+1, historyLen)
+}
+
+// restart follows a rebase: a slower backend holds more requests for
+// the same rate (Little's law), so slow start resumes up to what the best
+// delivery rate of the last rateSpan needs at the window's mean round
+// trip, with tolerance to spare (TestBenchSlowerBackend). Not while the
+// caller's own delay is a quarter of the round trip or more: a saturated
+// gateway's rebases come from its delay's jitter (TestAdmissionGrid).
+func (c *controller) restart(now time.Time, l float64) {
+	need := c.tolerance() * c.bestRate(now) * c.meanRTT().Seconds()
+	if need > l && 4*c.local < c.rtt {
+		c.ssthresh, c.slowStart = c.clamp(need), true
+	}
 }
 
 // rebase reports whether latency above tolerance is not caused by our own
