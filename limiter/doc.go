@@ -56,7 +56,8 @@
 // backs off on timeouts, never sits above twice what a window had in
 // flight, and every ProbeInterval halves itself for a window to
 // re-measure the baseline. A backend whose latency rose without queueing
-// is rebased.
+// is rebased, and slow start resumes up to what the best recent delivery
+// rate needs at the new round trip (Little's law).
 //
 // # The level
 //
