@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,31 +22,12 @@ func TestErrorsAreNotOverload(t *testing.T) {
 	code := decodeCode(t, body).Code
 	is.setFaults(t, `{"error_rate": 0.2}`)
 
-	var lowest atomic.Int64
-	lowest.Store(1 << 30)
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		time.Sleep(time.Second) // the first windows start at initial_limit
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			var st gateway.Status
-			getJSON(t, gw.admin("/status"), &st)
-			if l := int64(st.Limiter.Limit); l < lowest.Load() {
-				lowest.Store(l)
-			}
-		}
-	}()
+	// The first windows start at initial_limit: watch from 1 s on.
+	watched := watchLimit(t, gw, time.Second, nil)
 	res := steadyLoad(t, 400, 5*time.Second, func(i int) (string, string, string) {
 		return "POST", gw.url("/v1/scans"), fmt.Sprintf(`{"code":%q,"site":"errs","sample_id":"e-%d"}`, code, i)
 	})
-	close(stop)
-	<-sampled
+	lowest, _ := watched()
 	var shed, failed int
 	for _, s := range res.samples {
 		switch s.status {
@@ -58,15 +38,15 @@ func TestErrorsAreNotOverload(t *testing.T) {
 		}
 	}
 	sent := len(res.samples)
-	t.Logf("scans: %d sent, %d answered 500 by the issuer, %d shed by the gateway; lowest limit %d", sent, failed, shed, lowest.Load())
+	t.Logf("scans: %d sent, %d answered 500 by the issuer, %d shed by the gateway; lowest limit %d", sent, failed, shed, lowest)
 	if failed < (sent-shed)/10 {
 		t.Fatalf("only %d of the %d scans the issuer saw failed: its error fault did not take", failed, sent-shed)
 	}
 	if shed > sent/100 {
 		t.Errorf("%d of %d scans shed by the gateway; want <= 1%%", shed, sent)
 	}
-	if lowest.Load() < 5 {
-		t.Errorf("the limit fell to %d; want >= half the issuer's 10 workers", lowest.Load())
+	if lowest < 5 {
+		t.Errorf("the limit fell to %d; want >= half the issuer's 10 workers", lowest)
 	}
 }
 
@@ -118,32 +98,12 @@ func slowerBackend(t *testing.T) slowerRun {
 	gw := startGateway(t, gatewayConfig(is.addr(), "", ""))
 	ids := makeIDs(6000, 11)
 
-	var highest atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
 	faultAt := 3 * time.Second
-	go func() {
-		defer close(sampled)
-		time.Sleep(faultAt)
-		is.setFaults(t, `{"latency": "200ms"}`)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			var st gateway.Status
-			getJSON(t, gw.admin("/status"), &st)
-			if l := int64(st.Limiter.Limit); l > highest.Load() {
-				highest.Store(l)
-			}
-		}
-	}()
+	watched := watchLimit(t, gw, faultAt, func() { is.setFaults(t, `{"latency": "200ms"}`) })
 	res := steadyLoad(t, 600, 10*time.Second, func(i int) (string, string, string) {
 		return "GET", gw.url("/v1/codes/" + ids[i]), ""
 	})
-	close(stop)
-	<-sampled
+	_, highest := watched()
 	var shedEarly, sentEarly, shedLate, sentLate int
 	for _, s := range res.samples {
 		switch {
@@ -165,6 +125,42 @@ func slowerBackend(t *testing.T) slowerRun {
 	}
 	st := is.stats(t)
 	t.Logf("after the latency rose: %d of %d shed in its first 2 s, %d of %d after; highest limit %d; issuer max in flight %d of 400 workers",
-		shedEarly, sentEarly, shedLate, sentLate, highest.Load(), st.MaxInFlight)
-	return slowerRun{early: float64(shedEarly) / float64(sentEarly), late: float64(shedLate) / float64(sentLate), highest: highest.Load()}
+		shedEarly, sentEarly, shedLate, sentLate, highest, st.MaxInFlight)
+	return slowerRun{early: float64(shedEarly) / float64(sentEarly), late: float64(shedLate) / float64(sentLate), highest: highest}
+}
+
+// watchLimit reads the gateway's limit every 100 ms from after on (first
+// calling then, if not nil), until the returned function is called; that
+// returns the lowest and highest limit read.
+func watchLimit(t *testing.T, gw gatewayProc, after time.Duration, then func()) func() (lowest, highest int64) {
+	t.Helper()
+	stop, done := make(chan struct{}), make(chan struct{})
+	lowest, highest := int64(1<<62), int64(0)
+	go func() {
+		defer close(done)
+		select {
+		case <-stop:
+			return
+		case <-time.After(after):
+		}
+		if then != nil {
+			then()
+		}
+		for {
+			var st gateway.Status
+			getJSON(t, gw.admin("/status"), &st)
+			l := int64(st.Limiter.Limit)
+			lowest, highest = min(lowest, l), max(highest, l)
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() (int64, int64) {
+		close(stop)
+		<-done
+		return lowest, highest
+	}
 }
