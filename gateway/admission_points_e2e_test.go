@@ -124,7 +124,7 @@ func runAdmGateway(t *testing.T, p admPoint, kind string) admResult {
 
 // TestAdmissionIssueSurge is make test's check, with loose bounds, of the
 // failure the admission issue measured: 20 workers x 20 ms in lockstep,
-// its mix at 10x, impatient clients (about 22,000 attempts a second at
+// its mix at 10x, impatient clients (about 222,000 attempts in 12 s at
 // the front), through the gateway only, on shared cores and with the
 // gateway pinned to a core of its own. Measured then: scans 27-87% and
 // check-ins 7.5-38% served, the issuer 30-54% busy; pinned, check-ins

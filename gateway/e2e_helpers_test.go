@@ -44,20 +44,22 @@ func startIssuerOn(t *testing.T, cpu int, args ...string) issuerProc {
 // GOMAXPROCS to that one CPU), or as is for cpu < 0.
 func startOn(t *testing.T, cpu int, bin string, args ...string) *proctest.Proc {
 	t.Helper()
-	if cpu < 0 {
-		return proctest.Start(t, bin, args...)
-	}
-	return proctest.Start(t, tasksetPath(t), append([]string{"-c", strconv.Itoa(cpu), bin}, args...)...)
+	argv := onCPU(t, cpu, append([]string{bin}, args...))
+	return proctest.Start(t, argv[0], argv[1:]...)
 }
 
-// tasksetPath finds taskset (util-linux); a test that pins skips without it.
-func tasksetPath(t *testing.T) string {
+// onCPU returns argv run by taskset on CPU cpu, or argv itself for cpu <
+// 0. A test that pins skips where taskset (util-linux) is missing.
+func onCPU(t *testing.T, cpu int, argv []string) []string {
 	t.Helper()
+	if cpu < 0 {
+		return argv
+	}
 	p, err := exec.LookPath("taskset")
 	if err != nil {
 		t.Skip("taskset not installed")
 	}
-	return p
+	return append([]string{p, "-c", strconv.Itoa(cpu)}, argv...)
 }
 
 func (p issuerProc) addr() string  { return p.Addrs[0] }

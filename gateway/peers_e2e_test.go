@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,11 +91,7 @@ func startHAProxyOn(t *testing.T, cpu int, config func(listen string) string) st
 			t.Skip("haproxy not installed: scripts/deps.sh haproxy")
 		}
 	}
-	argv := []string{bin, "-db", "-f"}
-	if cpu >= 0 {
-		argv = append([]string{tasksetPath(t), "-c", strconv.Itoa(cpu)}, argv...)
-	}
-	return startConfigured(t, argv, "haproxy.cfg", config)
+	return startConfigured(t, onCPU(t, cpu, []string{bin, "-db", "-f"}), "haproxy.cfg", config)
 }
 
 // startConfigured writes config (given the loopback address to listen on)

@@ -53,12 +53,8 @@ func runLoadtestArgsOn(t *testing.T, cpu int, scenario, target, setupTarget stri
 	bin := proctest.Build(t, "shedgate/cmd/loadtest")
 	report := filepath.Join(t.TempDir(), "report.json")
 	args := append([]string{"-quiet", "-target", target, "-setup-target", setupTarget, "-report", report}, extra...)
-	args = append(args, scenario)
-	if cpu >= 0 {
-		args = append([]string{"-c", strconv.Itoa(cpu), bin}, args...)
-		bin = tasksetPath(t)
-	}
-	code, out := proctest.Run(t, 5*time.Minute, bin, args...)
+	argv := onCPU(t, cpu, append(append([]string{bin}, args...), scenario))
+	code, out := proctest.Run(t, 5*time.Minute, argv[0], argv[1:]...)
 	if code != 0 && code != 99 { // 99: a threshold failed, which the caller judges
 		t.Fatalf("loadtest exit %d:\n%s", code, out)
 	}

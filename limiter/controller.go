@@ -492,11 +492,7 @@ func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float6
 // pour adds the window's samples to the pool and flushes it when full,
 // old, or at once (the warm-up, probe windows: each its own measure).
 func (c *controller) pour(now time.Time, alone bool) {
-	for _, v := range c.samples {
-		if len(c.pool) < cap(c.pool) {
-			c.pool = append(c.pool, v)
-		}
-	}
+	c.pool = append(c.pool, c.samples[:min(len(c.samples), cap(c.pool)-len(c.pool))]...)
 	if alone || len(c.pool) >= poolSamples || now.Sub(c.poolStart) >= poolSpan {
 		c.flush(now)
 	}

@@ -221,7 +221,7 @@ func TestControllerSharedBackend(t *testing.T) {
 			}
 			ls[i] = l
 		}
-		var done doneHeap
+		var done timeHeap[simDone]
 		gap := time.Duration(float64(time.Second) / overload)
 		var now, next time.Duration
 		served := 0

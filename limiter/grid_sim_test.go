@@ -107,31 +107,12 @@ type gridEvent struct {
 	out     Outcome
 }
 
-type gridHeap []gridEvent
+func (e gridEvent) when() time.Duration { return e.at }
 
-func (h gridHeap) Len() int           { return len(h) }
-func (h gridHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h gridHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *gridHeap) Push(x any)        { *h = append(*h, x.(gridEvent)) }
-func (h *gridHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
+// workerStart is when a request waiting at the backend gets a worker.
+type workerStart time.Duration
 
-type durHeap []time.Duration
-
-func (h durHeap) Len() int           { return len(h) }
-func (h durHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h durHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *durHeap) Push(x any)        { *h = append(*h, x.(time.Duration)) }
-func (h *durHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
+func (w workerStart) when() time.Duration { return time.Duration(w) }
 
 type gridAcquired struct {
 	user int
@@ -146,15 +127,15 @@ type gridSim struct {
 	l      *Limiter
 	rng    *rand.Rand
 	now    time.Duration
-	events gridHeap
+	events timeHeap[gridEvent]
 	res    chan gridAcquired
 	alive  int
 	users  []gridUser
 
-	free     []time.Duration // when each backend worker is next free
-	inWorker durHeap         // when each request waiting at the backend starts (queue depth)
-	workT    time.Duration   // worker time used
-	availT   float64         // worker-seconds available
+	free     []time.Duration       // when each backend worker is next free
+	inWorker timeHeap[workerStart] // when each request waiting at the backend starts (queue depth)
+	workT    time.Duration         // worker time used
+	availT   float64               // worker-seconds available
 
 	tickAttempts int     // attempts in the current 100 ms
 	rate         float64 // attempts per second over the last 100 ms
@@ -360,7 +341,7 @@ func (s *gridSim) take(r gridAcquired) {
 		}
 	}
 	// The backend: the least busy worker, FIFO.
-	for len(s.inWorker) > 0 && s.inWorker[0] <= s.now {
+	for len(s.inWorker) > 0 && s.inWorker[0].when() <= s.now {
 		heap.Pop(&s.inWorker)
 	}
 	i := 0
@@ -380,7 +361,7 @@ func (s *gridSim) take(r gridAcquired) {
 	s.free[i] = start + svc
 	s.workT += svc
 	if start > s.now {
-		heap.Push(&s.inWorker, start)
+		heap.Push(&s.inWorker, workerStart(start))
 	}
 	answered := s.free[i]
 	out := OutcomeOK

@@ -23,7 +23,7 @@ type prioSim struct {
 	rng   *rand.Rand
 	now   time.Duration
 	next  time.Duration // next arrival
-	done  doneHeap
+	done  timeHeap[simDone]
 	res   chan prioResult
 	alive int // goroutines that have not delivered their result
 

@@ -64,13 +64,16 @@ type simDone struct {
 	out       Outcome
 }
 
-type doneHeap []simDone
+func (d simDone) when() time.Duration { return d.at }
 
-func (h doneHeap) Len() int           { return len(h) }
-func (h doneHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h doneHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *doneHeap) Push(x any)        { *h = append(*h, x.(simDone)) }
-func (h *doneHeap) Pop() any {
+// timeHeap is a container/heap of simulated events, earliest first.
+type timeHeap[T interface{ when() time.Duration }] []T
+
+func (h timeHeap[T]) Len() int           { return len(h) }
+func (h timeHeap[T]) Less(i, j int) bool { return h[i].when() < h[j].when() }
+func (h timeHeap[T]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap[T]) Push(x any)        { *h = append(*h, x.(T)) }
+func (h *timeHeap[T]) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
@@ -87,7 +90,7 @@ type sim struct {
 	be    *simBackend
 	now   time.Duration
 	next  time.Duration // next arrival
-	done  doneHeap
+	done  timeHeap[simDone]
 	stats Stats
 	limit int // the last limit seen outside a probe
 }
