@@ -261,17 +261,13 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		// (TestAdmissionGrid).
 		grow := max(levelGrow, float64(lim)/float64(max(w.limit, 1))-1)
 		next := max(level+1, highestWithin(counts, (1+grow)*in))
-		// Strict priority: the level enters a lower class only after a
-		// window that shed none of the class it is in. Growing by arrival
-		// counts alone, it jumped past the last users of a class whose
-		// arrivals in those levels were few, and re-issues (low) were
-		// served at ~35/s in seconds that shed show-code misses (normal).
-		// And only a classHold after a window last cut into this class or
-		// a higher one: at a class's top the level otherwise alternated,
-		// window by window, between admitting some of the class below and
-		// shedding some of its own (a single gateway served re-issues at
-		// 31-64/s through seconds that shed show-code misses).
-		if top := classTop(level); next > top && (anyAbove(counts, level, top) || w.cutRecently(int(level>>subBits), now)) {
+		// Strict priority: the level enters a lower class only a
+		// classHold after a window last cut into this class or a higher
+		// one: at a class's top it otherwise alternated, window by window,
+		// between admitting some of the class below and shedding some of
+		// its own (a single gateway served re-issues at 31-64/s through
+		// seconds that shed show-code misses; TestWindowCutsNoClassAboveTheOneThatLost).
+		if top := classTop(level); next > top && w.cutRecently(int(level>>subBits), now) {
 			next = top
 		}
 		level = next
@@ -287,17 +283,6 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 // classTop is the top user level of the class level is in: the level
 // that admits the whole class.
 func classTop(level int64) int64 { return (level>>subBits+1)<<subBits - 1 }
-
-// anyAbove reports whether levels level+1 to top had arrivals: users of
-// that class the level shed.
-func anyAbove(counts []float64, level, top int64) bool {
-	for i := level + 1; i <= top && i < int64(len(counts)); i++ {
-		if counts[i] > 0 {
-			return true
-		}
-	}
-	return false
-}
 
 // highestWithin returns the highest level whose arrivals, with those of
 // every level above it, sum to at most want; -1 if the first exceeds it.

@@ -211,36 +211,6 @@ func TestIdleResetKeepsTheClassHold(t *testing.T) {
 	}
 }
 
-// TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole: a calm
-// window raises the level by 5% of the arrivals, but not into a lower
-// class while users of the class above it were shed in that window.
-func TestCalmWindowEntersALowerClassOnlyAfterTheClassAboveIsWhole(t *testing.T) {
-	l, clk := levelLimiter(t, "high", "normal", "low")
-	cs := l.classes.Load()
-	window := func(level int64, arrivals map[int64]uint64) int64 {
-		l.level.Store(level)
-		for i, n := range arrivals {
-			cs.arrivals[i].Store(n)
-		}
-		return endWindow(l, clk)
-	}
-	// normal admitted up to its sub-level 10, 1,100 arrivals there; one
-	// user above it shed; low quiet in its first levels.
-	normal10 := int64(1<<subBits + 10)
-	arr := map[int64]uint64{}
-	for i := int64(1 << subBits); i <= normal10; i++ {
-		arr[i] = 100
-	}
-	arr[normal10+1] = 1
-	if got := window(normal10, arr); got != 2<<subBits-1 {
-		t.Fatalf("calm window with a normal user shed: level %d; want %d (all of normal, no low)", got, 2<<subBits-1)
-	}
-	// The next calm window shed no normal user: low may come in.
-	if got := window(2<<subBits-1, map[int64]uint64{1 << subBits: 1000}); got <= 2<<subBits-1 {
-		t.Fatalf("calm window with normal whole: level %d; want into low", got)
-	}
-}
-
 // TestHoldAboveKeepsHigherClassesWhileAPeerServesALowerOne: while another
 // gateway admits some of class normal, this one's level keeps class high
 // whole, whatever its windows want; a ShedBelow cap still wins; a peer
