@@ -65,8 +65,8 @@
 // mean queue wait exceeded QueueDelayTarget (down to what the backend
 // served, DAGOR's alpha), and rises when the window was calm, by 5% of
 // the admitted arrivals or as much as the limit grew; it enters a lower
-// class only after a window that shed none of its own, and cuts no class
-// above the highest that lost.
+// class only a second after a window last cut into its own or a higher
+// one, and cuts no class above the highest that lost.
 //
 // The design, the reason for each rule, the test that pins it and the
 // alternatives rejected are in docs/design/admission.md; the runs behind
