@@ -34,8 +34,9 @@
 //     standing queue above it), every lower class is shed at once, its
 //     waiters included; Config.OnLoss and ShedBelow carry that event
 //     across a fleet.
-//   - Within a class, the level sheds by the top bits of the user hash:
-//     the same users each time, not everyone a share of their attempts.
+//   - Within a class, the level sheds by the top 8 bits of the user hash
+//     (256 user levels): the same users each time, not everyone a share
+//     of their attempts.
 //     Demand ranks a cached route's keys so that the backend's share of a
 //     bulk class (ClassConfig.Bulk) goes first to keys asked for again.
 //   - Every queue is bounded by MaxQueue and MaxWait; a request that would

@@ -10,13 +10,18 @@ const (
 	// subBits: each class is split into 1<<subBits user levels by the top
 	// bits of the caller's user hash (DAGOR's user priority), so that the
 	// admission level can shed part of a class, the same users each time.
-	subBits   = 6
+	// With 64, one step at a 30x surge moved 0.4x the backend's capacity
+	// and it ran 86% busy (TestAdmissionGrid).
+	subBits   = 8
 	subLevels = 1 << subBits
+	// rankLevels is the user levels of one demand rank (Demand.User
+	// puts the rank in the top 3 bits of the hash).
+	rankLevels = subLevels / 8
 	// conserveSpan: a free slot nobody waits for goes at once to a user at
 	// most this many levels below the level, one demand rank (see Demand),
 	// and to the class's other users only once it was left free a while
 	// (Limiter.leftFree; TestAFreeSlotGoesFirstToTheRankBelowTheLevel).
-	conserveSpan = subLevels / 8
+	conserveSpan = rankLevels
 	// levelCut is the share of admitted arrivals an overloaded window
 	// sheds at least (DAGOR's alpha).
 	levelCut = 0.05

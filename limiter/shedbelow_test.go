@@ -333,10 +333,10 @@ func TestAFreeSlotGoesFirstToTheRankBelowTheLevel(t *testing.T) {
 	const hot, cold = 0x0123_4567_89ab_cdef, 0x0fed_cba9_8765_4321 // top hash bits 0
 	var uHot uint64
 	for range 6 {
-		uHot = d.User(hot) // rank 4: sub-levels 24-31
+		uHot = d.User(hot) // rank 4: the fourth eighth of the sub-levels
 	}
-	uCold := d.User(cold)          // rank 0: sub-levels 56-63
-	l.level.Store(1<<subBits + 23) // normal admitted to rank 5 (8-10 requests)
+	uCold := d.User(cold)                        // rank 0: the last eighth
+	l.level.Store(1<<subBits + 3*rankLevels - 1) // normal admitted to rank 5 (8-10 requests)
 	tok, r := l.Acquire(1, uHot, time.Time{})
 	if r != ReasonNone {
 		t.Fatalf("key asked for 6 times, one rank below the level, a slot free: %v; want admitted", r)
@@ -378,7 +378,7 @@ func TestAFreeSlotWaitsForEnoughArrivals(t *testing.T) {
 		t.Fatalf("high: %v", r)
 	}
 	defer busy.Release(time.Millisecond, OutcomeIgnore)
-	l.level.Store(1<<subBits + 23) // normal admitted to rank 5
+	l.level.Store(1<<subBits + 3*rankLevels - 1) // normal admitted to rank 5
 	d := NewDemand(1 << 12)
 	cold := d.User(0x0fed_cba9_8765_4321) // rank 0, four ranks below the level
 
@@ -452,12 +452,12 @@ func TestAFreeSlotGoesAtOnceToAnUpperClass(t *testing.T) {
 		t.Fatalf("high at the top rank: %v", r)
 	}
 	tok.Release(time.Millisecond, OutcomeIgnore) // a slot free from now
-	l.level.Store(1<<subBits + 7)                // high admitted to its top rank only
+	l.level.Store(1<<subBits + rankLevels - 1)   // high admitted to its top rank only
 	if tok, r = l.Acquire(1, 7<<61, time.Time{}); r != ReasonNone {
 		t.Fatalf("a check-in at the bottom rank, a slot just freed: %v; want admitted", r)
 	}
 	tok.Release(time.Millisecond, OutcomeIgnore)
-	l.level.Store(2<<subBits + 7) // the same cut in class normal
+	l.level.Store(2<<subBits + rankLevels - 1) // the same cut in class normal
 	if _, r := l.Acquire(2, 7<<61, time.Time{}); r != ReasonShed {
 		t.Fatalf("normal at the bottom rank, a slot just freed: %v; want shed (it waits for a rank nearer the level)", r)
 	}
