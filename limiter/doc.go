@@ -63,8 +63,8 @@
 // # The level
 //
 // Every SampleWindow the level falls when admitted requests lost or their
-// mean queue wait exceeded QueueDelayTarget (down to what the backend
-// served, DAGOR's alpha), and rises when the window was calm, by 5% of
+// mean queue wait exceeded QueueDelayTarget (by 5% of the admitted
+// arrivals, DAGOR's alpha), and rises when the window was calm, by 5% of
 // the admitted arrivals or as much as the limit grew; it enters a lower
 // class only a second after a window last cut into its own or a higher
 // one, and cuts no class above the highest that lost.

@@ -28,9 +28,6 @@ const (
 	// levelGrow is the share of admitted arrivals a calm window admits
 	// more of at least (DAGOR's beta); at least one user level.
 	levelGrow = 0.05
-	// levelSlack: an overloaded window admits at most this many times
-	// what the backend served in it.
-	levelSlack = 1.05
 )
 
 // levelOf returns the admission level of a request of class c with user
@@ -48,7 +45,6 @@ type levelCtl struct {
 	losses   atomic.Uint64   // requests admitted by the level that lost (see loss), this window
 	lossTop  atomic.Int64    // the highest class (lowest index) that lost, this window; noLoss: none
 	start    time.Time
-	served   uint64  // releases counted at the window's start
 	admitted uint64  // admissions (all classes) at the window's start
 	waitNs   int64   // queue wait (all classes) at the window's start
 	cutAt    []int64 // per class, when a window last cut into it (Unix ns)
@@ -209,9 +205,9 @@ func (cs *classSet) maxLevel() int64 { return int64(len(cs.list)<<subBits - 1) }
 
 // updateLevel ends a level window when one is due: an overloaded window
 // (losses, or a mean queue wait above target) lowers the level so that
-// the admitted arrivals fall by levelCut at least and to what the backend
-// served at most; a calm one raises it by levelGrow. Called with cmu held.
-func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target time.Duration) {
+// the admitted arrivals fall by levelCut; a calm one raises it by
+// levelGrow. Called with cmu held.
+func (l *Limiter) updateLevel(cs *classSet, now time.Time, target time.Duration) {
 	w := &l.lvl
 	d := now.Sub(w.start)
 	if d < l.levelWindow {
@@ -247,7 +243,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 	}
 	switch {
 	case losses > 0 || wait > target:
-		want := math.Min((1-levelCut)*in, levelSlack*float64(served-w.served))
+		want := (1 - levelCut) * in
 		// A window cuts no class above the highest one that lost in it
 		// (or, losing nothing, above the class the level cuts through):
 		// a whole class is shed only by its own losses. Cut by volume
@@ -282,7 +278,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, served uint64, target
 		level = min(level, l.fleetCap.Load())
 	}
 	l.level.Store(min(max(level, lo), cs.maxLevel()))
-	w.start, w.served, w.admitted, w.waitNs, w.limit = now, served, adm, wns, lim
+	w.start, w.admitted, w.waitNs, w.limit = now, adm, wns, lim
 }
 
 // classTop is the top user level of the class level is in: the level

@@ -172,7 +172,6 @@ type Limiter struct {
 
 	levelWindow time.Duration // SampleWindow
 	queueTarget time.Duration // Config.QueueDelayTarget; 0: from the minimum RTT
-	released    uint64        // releases since New; guarded by cmu
 	levelCounts []float64     // updateLevel's scratch; guarded by cmu
 }
 
@@ -372,14 +371,13 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	n := l.putBack()
 	l.cmu.Lock()
 	now := l.now()
-	l.released++
 	cs := l.classes.Load()
 	l.ctl.urgency = l.urgency(cs, now)
 	l.ctl.addLocal(local)
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
 		l.publish()
 	}
-	l.updateLevel(cs, now, l.released, l.queueDelayTarget(now))
+	l.updateLevel(cs, now, l.queueDelayTarget(now))
 	l.cmu.Unlock()
 	if n < l.limit.Load() {
 		// A waiter's tryInc clears freeAt when it takes the last slot.
