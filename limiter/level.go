@@ -23,7 +23,7 @@ const (
 	// (Limiter.leftFree; TestAFreeSlotGoesFirstToTheRankBelowTheLevel).
 	conserveSpan = rankLevels
 	// levelCut is the share of admitted arrivals an overloaded window
-	// sheds at least (DAGOR's alpha).
+	// sheds (DAGOR's alpha).
 	levelCut = 0.05
 	// levelGrow is the share of admitted arrivals a calm window admits
 	// more of at least (DAGOR's beta); at least one user level.
