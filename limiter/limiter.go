@@ -82,7 +82,8 @@ type Config struct {
 	// Default 100ms.
 	SampleWindow time.Duration
 	// MinSamples is the fewest completions (samples or overloads) a window
-	// needs before it updates the limit; a window lasts until it has them.
+	// needs before it updates the limit, and at least half the limit; a
+	// window lasts until it has them.
 	// Fewer make the p90 noisier; more slow a gateway holding a small share
 	// of a shared backend (TestSeveralGatewaysSimulated). Default 10.
 	MinSamples int
