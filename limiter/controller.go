@@ -158,9 +158,9 @@ func (c *controller) toleranceAt(u int) float64 {
 // Slow start begins at InitialLimit / slowStartShare, at least
 // slowStartFrom (within MinLimit and InitialLimit): a guess ten times too
 // high does not flood the backend in the first round trip
-// (TestAdmissionGrid), and a right one is reached within two windows (a
-// fresh gateway's cold misses: TestRollingRestartKeepsHotCodesServed; from
-// 4, 245 of 6,000 were shed).
+// (TestAdmissionGrid), and a fresh gateway's cold misses are not shed
+// while it grows (TestRollingRestartKeepsHotCodesServed; from 4, 245 of
+// 6,000 were shed).
 const (
 	slowStartShare = 8
 	slowStartFrom  = 16

@@ -47,16 +47,21 @@
 //
 // # The limit
 //
-// The limit starts at an eighth of InitialLimit (at least 16) and, in
-// slow start, doubles each window that used it within tolerance, up to
-// InitialLimit. A controller updates it once per sample window
-// (SampleWindow, MinSamples) from the round trips of requests admitted
+// The limit starts at an eighth of InitialLimit (at least 16); after the
+// first window a probe measures it, and in slow start it doubles each
+// window that used it within tolerance, up to InitialLimit. A controller
+// updates it once per sample window (SampleWindow, and MinSamples or half
+// the limit, whichever is more) from the round trips of requests admitted
 // in that window: it cuts by half the gradient step when the window's p90
 // exceeds Tolerance × the baseline (the windowed minimum of the p90s of
-// pooled samples, up to 400 or a second's), grows when the limit was used and latency is within tolerance,
-// backs off on timeouts, never sits above twice what a window had in
-// flight, and every ProbeInterval halves itself for a window to
-// re-measure the baseline. A backend whose latency rose without queueing
+// pooled samples, up to 400 or a second's) plus the queue that the jitter
+// of the caller's own delay needs, grows when the limit was used and
+// latency is within tolerance, backs off on timeouts, never sits above
+// twice what a window had in flight, and every ProbeInterval halves
+// itself for a window to re-measure the baseline. The limit and a
+// window's in-flight count are both in the backend's terms: the slots
+// that the caller's own delay holds (ReleaseTimed's local) are added by
+// Little's law. A backend whose latency rose without queueing
 // is rebased, and slow start resumes up to what the best recent delivery
 // rate needs at the new round trip (Little's law).
 //
