@@ -199,33 +199,28 @@ func (c *controller) reconfigure(cfg ctlConfig, now time.Time) {
 // effective returns the limit admission uses now: the limit (a probe's
 // cap while probing) for requests at the backend, plus the slots that the
 // caller's own delay on top of each round trip holds (Little's law): the
-// delay times the rate at which answers come, the larger of the best
-// delivery rate of the last rateSpan and limit / rtt, the rate the limit
-// itself sustains. Without that allowance a gateway slow to read answers
-// holds each slot longer than the backend does, and its limit starves an
-// idle backend (TestGatewayDelayIsNotBackendLatency). The delivery rate
-// alone is circular (a low limit delivers little and allows little);
-// limit / rtt alone followed the noise of the limit (the backend 67% busy
-// in that test, against 91%).
+// delay times the best delivery rate of the last rateSpan. Without them
+// a gateway slow to read answers holds each slot longer than the backend
+// does, and its limit starves an idle backend
+// (TestGatewayDelayIsNotBackendLatency). The backend holds the limit
+// whatever the rate, so a low rate does not keep itself low; adding the
+// slots at limit / rtt too, a rate the backend cannot deliver past its
+// workers, flooded it when slow start doubled (TestAdmissionGrid).
 func (c *controller) effective(now time.Time) int64 {
 	l := c.limit
 	if c.cap > 0 {
 		l = c.cap
 	}
-	return int64(math.Min(l+c.localSlots(now, l), c.cfg.maxLimit))
+	return int64(math.Min(l+c.localSlots(now), c.cfg.maxLimit))
 }
 
-// localSlots is the slots the caller's own delay holds beside l at the
-// backend (see effective).
-func (c *controller) localSlots(now time.Time, l float64) float64 {
+// localSlots is the slots the caller's own delay holds beside the limit
+// (see effective).
+func (c *controller) localSlots(now time.Time) float64 {
 	if c.local <= 0 {
 		return 0
 	}
-	rate := c.bestRate(now)
-	if c.rtt > 0 {
-		rate = math.Max(rate, l/c.rtt.Seconds())
-	}
-	return rate * c.local.Seconds()
+	return c.bestRate(now) * c.local.Seconds()
 }
 
 // scale is how many slots one request at the backend holds now, its
@@ -234,7 +229,7 @@ func (c *controller) scale(now time.Time) float64 {
 	if c.local <= 0 || c.limit <= 0 {
 		return 1
 	}
-	return 1 + c.localSlots(now, c.limit)/c.limit
+	return 1 + c.localSlots(now)/c.limit
 }
 
 // addLocal takes one release's local delay into the window's mean.
@@ -259,15 +254,18 @@ func (c *controller) startWindow(now time.Time) {
 // and the in-flight count just before its release. It returns true when
 // state visible to admission changed (epoch, limit, estimates).
 //
-// A probe's cap is compared with in-flight in the backend's terms (over
-// scale: slots held by the caller's own delay are not at the backend), or
-// a slow caller never sees in-flight drain under it; so is the window's
-// most in flight (endWindow).
+// A probe's cap is compared with in-flight less the slots held by the
+// caller's own delay, or a slow caller never sees in-flight drain under
+// it (over scale, a probe waited for ever once the slots stopped scaling
+// with the limit: TestAdmissionGrid). The window's
+// most in flight is taken over scale (endWindow): less the slots, 14
+// grid points failed scans against 8.
 func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o Outcome, inflight int64) bool {
 	c.rateCount++
 	c.maxInflight = max(c.maxInflight, float64(inflight))
 	left := float64(inflight-1) / c.scale(now)
 	if c.cap > 0 && !c.armed {
+		left = math.Max(0, float64(inflight-1)-c.localSlots(now))
 		// A probe waits for the requests admitted under the old limit to
 		// drain below the cap before it measures anything.
 		if left <= c.cap {
@@ -364,7 +362,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 	default:
 		// q > 1: the p90 is past the tolerance, and past the queue
 		// that the jitter of the caller's own delay requires.
-		q := float64(p90) / (float64(b)*c.tolerance() + float64(c.jitterSlack(now, L)))
+		q := float64(p90) / (float64(b)*c.tolerance() + float64(c.jitterSlack(now)))
 		switch {
 		case q > 1:
 			c.slowStart = false
@@ -661,15 +659,14 @@ func (c *controller) slower(lo, fastest time.Duration) bool {
 // delay requires: the answers waiting to be read are a count of mean
 // localSlots and, arriving as a Poisson stream, of standard deviation its
 // square root (M/G/inf); two of them queued at the backend keep it busy
-// while the count swings (TestGatewayDelayIsNotBackendLatency: 73% busy
+// while the count swings (TestGatewayDelayIsNotBackendLatency: 87% busy
 // without). Zero when the caller reads at once.
-func (c *controller) jitterSlack(now time.Time, l float64) time.Duration {
-	slots := c.localSlots(now, l)
+func (c *controller) jitterSlack(now time.Time) time.Duration {
+	slots := c.localSlots(now)
 	if slots <= 0 {
 		return 0
 	}
-	rate := slots / c.local.Seconds()
-	return time.Duration(2 * math.Sqrt(slots) / rate * float64(time.Second))
+	return time.Duration(2 * math.Sqrt(slots) / c.bestRate(now) * float64(time.Second))
 }
 
 // minWindowSamples is how many samples end a window: MinSamples, and half
