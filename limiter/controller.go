@@ -257,9 +257,9 @@ func (c *controller) startWindow(now time.Time) {
 // A probe's cap is compared with in-flight less the slots held by the
 // caller's own delay, or a slow caller never sees in-flight drain under
 // it (over scale, a probe waited for ever once the slots stopped scaling
-// with the limit: TestAdmissionGrid). The window's
-// most in flight is taken over scale (endWindow): less the slots, 14
-// grid points failed scans against 8.
+// with the limit: TestAdmissionGrid). The window's most in flight is
+// taken over scale (endWindow): less the slots, 14 grid points failed
+// scans against 8.
 func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o Outcome, inflight int64) bool {
 	c.rateCount++
 	c.maxInflight = max(c.maxInflight, float64(inflight))
@@ -338,7 +338,7 @@ func (c *controller) endWindow(now time.Time, inflight float64) {
 		// Warm-up: its requests met an idle backend, so its p90 says
 		// nothing about the limit yet. It seeds the baseline; the probe
 		// due after it measures the limit. Doubling here too queued 27
-		// requests on 5 workers (TestAdmissionGrid's queue criterion).
+		// requests on 5 workers (TestFirstSecondsKeepTheQueueShort).
 		c.startWindow(now)
 	case c.cap > 0:
 		c.probeStep(now, p90, inflight)
@@ -462,11 +462,11 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float
 // by more than chainRatio, the previous level was queueing: halve again,
 // unless this level's mean is within tolerance of the fastest answer
 // (halving a lockstep backend's 5 workers to 2 failed TestAdmissionGrid's
-// limit criterion). Else the probe is over and the limit becomes the best
+// limit criterion: TestFirstSecondsKeepTheQueueShort). Else the probe is over and the limit becomes the best
 // Little's-law estimate of the chain, limit × tolerance × baseline / p90,
-// never above a level tried. The mean decides, not the p90: just above the knee of a
-// lockstep backend the p90 exaggerates a queue of one, and probes went on
-// halving (TestControllerConverges).
+// never above a level tried. The mean decides, not the p90: just above
+// the knee of a lockstep backend the p90 exaggerates a queue of one, and
+// probes went on halving (TestControllerConverges).
 func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float64) {
 	mean := c.meanRTT()
 	if p90 > 0 && mean > 0 && float64(c.lastMean) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen &&
@@ -673,7 +673,7 @@ func (c *controller) jitterSlack(now time.Time) time.Duration {
 // the limit in force, so that a window does not end on the answers of the
 // requests that met idle workers before those that queued (slow start
 // doubled 62 to 248 on 50 workers of 100 ms, every window's p90 100 ms:
-// TestAdmissionGrid's queue criterion).
+// TestFirstSecondsKeepTheQueueShort).
 func (c *controller) minWindowSamples() int {
 	l := c.limit
 	if c.cap > 0 {

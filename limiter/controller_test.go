@@ -429,3 +429,37 @@ func acquireWithin(t *testing.T, l *Limiter, c int, d time.Duration) (Token, Rea
 		return Token{}, ReasonNone
 	}
 }
+
+// TestFirstSecondsKeepTheQueueShort: an initial limit ten times the
+// workers, lockstep workers, a 10x surge. In the first 3 s the backend's
+// queue stays within 3x its workers and no limit in force, a probe's
+// included, falls under half of them. Pins three rules: the warm-up
+// window does not double (5 workers: a queue of 27), a probe stops
+// halving at a level as fast as the fastest answer (5 workers: 2), and a
+// window waits for half the limit's answers (50 workers of 100 ms: slow
+// start doubled into a queue of 198; TestAdmissionGrid).
+func TestFirstSecondsKeepTheQueueShort(t *testing.T) {
+	for _, c := range []struct {
+		workers int
+		service time.Duration
+	}{{5, 5 * time.Millisecond}, {5, 20 * time.Millisecond}, {20, 20 * time.Millisecond}, {50, 100 * time.Millisecond}} {
+		s := newSim(t, 10*c.workers, newSimBackend(c.workers, c.service))
+		capacity := float64(c.workers) / c.service.Seconds()
+		queue, lowest := 0, math.MaxInt
+		var st Stats
+		for i := range 30 {
+			p := s.run(100*time.Millisecond, 10*capacity)
+			queue = max(queue, p.maxIn-c.workers)
+			if s.l.Stats(&st); i > 0 {
+				lowest = min(lowest, st.Limit)
+			}
+		}
+		t.Logf("%d workers x %v: deepest queue %d, lowest limit in force %d", c.workers, c.service, queue, lowest)
+		if queue > 3*c.workers {
+			t.Errorf("%d workers x %v: the backend queued %d, more than 3x its workers", c.workers, c.service, queue)
+		}
+		if 2*lowest < c.workers {
+			t.Errorf("%d workers x %v: a limit of %d was in force, under half the workers", c.workers, c.service, lowest)
+		}
+	}
+}
