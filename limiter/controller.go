@@ -134,8 +134,8 @@ type controller struct {
 }
 
 // urgencyStep is how much each class of urgency adds to the tolerance's
-// excess over 1: with the default 1.2, a gateway losing check-ins (high)
-// tolerates 1.4, one losing scans (critical) 1.6
+// excess over 1: with the default 1.2, a gateway losing the high class
+// tolerates 1.4, one losing the critical class 1.6
 // (TestLosingAnUpperClassToleratesMoreLatency, TestSeveralGatewaysSimulated).
 const urgencyStep = 1.0
 
@@ -145,9 +145,9 @@ const urgencyStep = 1.0
 // surge (Limiter.urgency). Several gateways in front of one backend then
 // share it by priority without talking: LEDBAT's scavenger rule turned
 // into a ranking, a flow with a lower delay target yields a bottleneck to
-// one with a higher target. The gateway losing check-ins keeps its slots
-// while the shared p90 is within 1.4x of its baseline; the gateways that
-// only shed show-code misses cut above 1.2x, and their slots go to it.
+// one with a higher target. The gateway losing the high class keeps its
+// slots while the shared p90 is within 1.4x of its baseline; the gateways
+// that only shed a bulk class cut above 1.2x, and their slots go to it.
 func (c *controller) tolerance() float64 { return c.toleranceAt(c.urgency) }
 
 // toleranceAt is the tolerance at urgency u.

@@ -195,7 +195,8 @@ func (l *Limiter) shedBelow(c int) {
 // of the first user level it excludes, or the lowest class when it
 // excludes none. A level at the top sub-level of a class admits that
 // whole class, so the class below is the marginal one: read as the
-// level's own class, check-ins waited only OverloadWait (TestMarginalClass).
+// level's own class, the class below waited only OverloadWait
+// (TestMarginalClass).
 func (cs *classSet) marginalClass(level int64) int {
 	return min(int((level+1)>>subBits), len(cs.list)-1)
 }
@@ -248,7 +249,7 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, target time.Duration)
 		// (or, losing nothing, above the class the level cuts through):
 		// a whole class is shed only by its own losses. Cut by volume
 		// alone, a lockstep backend's bursty window counts cut into
-		// check-ins while only show-code misses were losing.
+		// the high class while only the normal class was losing.
 		floor := cs.marginalClass(level)
 		if losses > 0 {
 			floor = min(floor, lossTop)
@@ -266,8 +267,9 @@ func (l *Limiter) updateLevel(cs *classSet, now time.Time, target time.Duration)
 		// classHold after a window last cut into this class or a higher
 		// one: at a class's top it otherwise alternated, window by window,
 		// between admitting some of the class below and shedding some of
-		// its own (a single gateway served re-issues at 31-64/s through
-		// seconds that shed show-code misses; TestWindowCutsNoClassAboveTheOneThatLost).
+		// its own (a single gateway admitted the low class at 31-64/s
+		// through seconds that shed the normal class:
+		// TestWindowCutsNoClassAboveTheOneThatLost).
 		if top := classTop(level); next > top && w.cutRecently(int(level>>subBits), now) {
 			next = top
 		}

@@ -28,8 +28,7 @@ type ClassConfig struct {
 	// Default DefaultMaxWait.
 	MaxWait time.Duration
 	// Bulk marks a class that every gateway sheds first in a surge (in a
-	// code service: showing or re-issuing a code, as against scans and
-	// check-ins). A slot nobody waits for goes at once to a bulk user
+	// code service, showing a code as against scanning one). A slot nobody waits for goes at once to a bulk user
 	// within a demand rank of the admission level, and to its other users
 	// only once left free a while (leftFree), so that the backend's share
 	// goes to the fetches the cache will reuse; a user the level cuts off
