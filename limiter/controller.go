@@ -125,6 +125,15 @@ type controller struct {
 	slowStart bool
 	ssthresh  float64
 
+	// A silence: lastSent is the newest admission answered so far and
+	// progress when it was; stallSlots the slots that the round trip of
+	// the first answer after a silence holds beyond the baseline (see
+	// silence), kept until stallEnd's window ends.
+	lastSent, progress time.Time
+	quietN             int // answers since progress (stragglers)
+	stallSlots         float64
+	stallEnd           time.Time
+
 	// urgency is how many classes that are neither bulk nor the lowest
 	// rank at or below the most important class its gateway sheds or
 	// loses: it raises the
@@ -211,7 +220,7 @@ func (c *controller) effective(now time.Time) int64 {
 	if c.cap > 0 {
 		l = c.cap
 	}
-	return int64(math.Min(l+c.localSlots(now), c.cfg.maxLimit))
+	return int64(math.Min(l+c.localSlots(now)+c.stallSlots, c.cfg.maxLimit))
 }
 
 // localSlots is the slots the caller's own delay holds beside the limit
@@ -230,6 +239,72 @@ func (c *controller) scale(now time.Time) float64 {
 		return 1
 	}
 	return 1 + c.localSlots(now)/c.limit
+}
+
+// silence takes one release. A queueing backend answers at its
+// capacity, so a backend that answered nothing newer for longer than
+// tolerance allows of any recent answer, while requests were out all
+// along (busy: since in-flight last rose from zero), and that then
+// answers OK but late got slower, not busier: by Little's law the
+// requests out hold the best delivery rate times the extra round trip,
+// and those slots stand until the window after this answer measured the
+// new round trip (afterStall; TestASilenceBeforeSlowerAnswersIsNotAQueue).
+// It reports whether they changed. Stragglers (old requests answered
+// late) are not newer answers, so exponential service does not hide a
+// silence; but at most an eighth of what those out could have answered
+// may come in it, or 5 exponential workers answering out of order read
+// as silences (TestAdmissionGrid's queue criterion).
+func (c *controller) silence(now, busy time.Time, rtt, local time.Duration, o Outcome, inflight int64) bool {
+	sent := now.Add(-rtt - local)
+	last := c.progress
+	b := c.baseline.min(now)
+	after := time.Duration(c.cfg.tolerance*float64(max(b, c.lastP90))) + 2*c.local
+	quietN := c.quietN
+	if sent.After(c.lastSent) {
+		c.lastSent, c.progress, c.quietN = sent, now, 0
+	} else {
+		c.quietN++
+	}
+	quiet := now.Sub(later(last, busy))
+	best := c.bestRate(now)
+	rate := best
+	if b > 0 {
+		rate = math.Min(best, float64(inflight)/b.Seconds()) // what those out could have answered
+	}
+	if missing := rate * quiet.Seconds(); b == 0 || o != OutcomeOK || rtt <= after || quiet <= after || quiet > rtt+local ||
+		missing < float64(c.cfg.minSamples) || float64(quietN) > missing/8 {
+		return false
+	}
+	s := best * (rtt - b).Seconds()
+	if s <= c.stallSlots {
+		return false
+	}
+	c.stallSlots, c.stallEnd = s, now
+	return true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// afterStall ends a stall once a window measured the answers after it:
+// if every answer came back slower than tolerance allows of the fastest
+// before, the backend got slower, so the baseline follows and the limit
+// holds the best delivery rate at the new round trip (Little's law),
+// with tolerance to spare. Either way the stall's slots go.
+func (c *controller) afterStall(now time.Time, p90, lo, fastest time.Duration) {
+	if p90 > 0 && lo > 0 && c.slower(lo, fastest) {
+		c.baseline.reset(now, p90)
+		c.pool, c.poolStart = c.pool[:0], now
+		c.minRTT.reset(now, lo)
+		c.histN, c.floorRun = 0, 0
+		c.limit = c.clamp(math.Max(c.limit, c.tolerance()*c.bestRate(now)*c.meanRTT().Seconds()))
+		c.cap, c.chainN = 0, 0
+	}
+	c.stallSlots, c.stallEnd = 0, time.Time{}
 }
 
 // addLocal takes one release's local delay into the window's mean.
@@ -265,7 +340,7 @@ func (c *controller) onRelease(now time.Time, epoch uint64, rtt time.Duration, o
 	c.maxInflight = max(c.maxInflight, float64(inflight))
 	left := float64(inflight-1) / c.scale(now)
 	if c.cap > 0 && !c.armed {
-		left = math.Max(0, float64(inflight-1)-c.localSlots(now))
+		left = math.Max(0, float64(inflight-1)-c.localSlots(now)-c.stallSlots)
 		// A probe waits for the requests admitted under the old limit to
 		// drain below the cap before it measures anything.
 		if left <= c.cap {
@@ -333,7 +408,14 @@ func (c *controller) endWindow(now time.Time, inflight float64) {
 	// the caller's own delay as use let a saturated gateway's limit grow
 	// while the backend had a tenth of it (TestAdmissionGrid).
 	c.maxInflight /= c.scale(now)
+	post := !c.stallEnd.IsZero() && c.winStart.After(c.stallEnd)
 	switch {
+	case post:
+		c.afterStall(now, p90, lo, fastest)
+		c.startWindow(now)
+	case c.stallSlots > 0 && c.cap == 0:
+		// A window that met a silence measured it, not our queue.
+		c.startWindow(now)
 	case c.windows == 1:
 		// Warm-up: its requests met an idle backend, so its p90 says
 		// nothing about the limit yet. It seeds the baseline; the probe

@@ -63,7 +63,10 @@
 // that the caller's own delay holds (ReleaseTimed's local) are added by
 // Little's law. A backend whose latency rose without queueing
 // is rebased, and slow start resumes up to what the best recent delivery
-// rate needs at the new round trip (Little's law).
+// rate needs at the new round trip (Little's law). A backend that answers
+// nothing for a while and then answers late got slower, not busier (a
+// queueing one answers at its capacity): the limit takes the slots the
+// late round trip holds at once, and the next window rebases.
 //
 // # The level
 //

@@ -151,6 +151,9 @@ type Limiter struct {
 
 	inflight atomic.Int64
 	limit    atomic.Int64 // the effective limit (a probe's cap while probing)
+	// busySince is when in-flight last rose from zero (Unix ns): see
+	// controller.silence.
+	busySince atomic.Int64
 	// own is the limit this limiter's controller set, before floor;
 	// floor is SetFloor's (0: none).
 	own, floor atomic.Int64
@@ -320,6 +323,9 @@ func (l *Limiter) tryInc() bool {
 			return false
 		}
 		if l.inflight.CompareAndSwap(n, n+1) {
+			if n == 0 {
+				l.busySince.Store(l.now().UnixNano())
+			}
 			if n+1 >= limit {
 				l.freeAt.Store(0)
 			}
@@ -374,7 +380,8 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	cs := l.classes.Load()
 	l.ctl.urgency = l.urgency(cs, now)
 	l.ctl.addLocal(local)
-	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) {
+	stalled := l.ctl.silence(now, time.Unix(0, l.busySince.Load()), rtt, local, outcome, n+1)
+	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) || stalled {
 		l.publish()
 	}
 	l.updateLevel(cs, now, l.queueDelayTarget(now))

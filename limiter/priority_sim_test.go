@@ -287,9 +287,13 @@ func TestGatewayDelayIsNotBackendLatency(t *testing.T) {
 		s := newPrioSim(t, 20, newSimBackend(20, 20*time.Millisecond))
 		mix := []float64{1, 4, 75, 20}
 		s.run(3*time.Second, 2*simC, mix...)
-		s.delay, s.jitter, s.wall = 300*time.Millisecond, 100*time.Millisecond, wall
+		s.wall = wall
 		s.reset()
-		s.run(8*time.Second, 2*simC, mix...)
+		for i := 1; i <= 10; i++ { // the delay grows with the surge, over a second
+			s.delay, s.jitter = time.Duration(i)*30*time.Millisecond, time.Duration(i)*10*time.Millisecond
+			s.run(100*time.Millisecond, 2*simC, mix...)
+		}
+		s.run(7*time.Second, 2*simC, mix...)
 		lo := 1 << 30
 		for _, l := range s.limits {
 			lo = min(lo, l)
