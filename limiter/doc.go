@@ -66,7 +66,8 @@
 // rate needs at the new round trip (Little's law). A backend that answers
 // nothing for a while and then answers late got slower, not busier (a
 // queueing one answers at its capacity): the limit takes the slots the
-// late round trip holds at once, and the next window rebases.
+// late round trip holds at once, the level reopens, and the next window
+// rebases.
 //
 // # The level
 //

@@ -551,7 +551,10 @@ func failNote(bad []string) string {
 // capacity, so the silence says it got slower, not busier
 // (controller.silence): the limit holds the new round trip's requests
 // (Little's law) and nothing is shed. Before the rule the gradient cut
-// the limit for two seconds (w50/20ms-exp shed 10,890 attempts).
+// the limit for two seconds (w50/20ms-exp shed 10,890 attempts). At 5
+// ms service the silence is 40 service times: requests queue and the
+// level sheds while it lasts, and it reopens once the silence is read
+// (w20/5ms-const shed 11,817 attempts without that).
 func TestASilenceBeforeSlowerAnswersIsNotAQueue(t *testing.T) {
 	for _, p := range []gridPoint{
 		{workers: 5, service: 100 * time.Millisecond, offered: 0.6, client: "impatient", fault: "slow"},
@@ -570,5 +573,12 @@ func TestASilenceBeforeSlowerAnswersIsNotAQueue(t *testing.T) {
 		if st.BaselineRTT < 200*time.Millisecond || float64(st.Limit) < need {
 			t.Errorf("%v: baseline %v, limit %d; want the baseline past 200 ms and the limit at least %.0f", p, st.BaselineRTT, st.Limit, need)
 		}
+	}
+	p := gridPoint{workers: 20, service: 5 * time.Millisecond, offered: 0.6, client: "impatient", fault: "slow"}
+	r := newGridSim(t, p, 1).run()
+	shed, attempts := r.shed[0]+r.shed[1]+r.shed[2]+r.shed[3], r.attempts[0]+r.attempts[1]+r.attempts[2]+r.attempts[3]
+	t.Logf("%v: %d of %d attempts shed", p, shed, attempts)
+	if shed*10 > attempts {
+		t.Errorf("%v: %d of %d attempts shed; want at most a tenth: the level must reopen once the silence is read", p, shed, attempts)
 	}
 }

@@ -381,6 +381,17 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	l.ctl.urgency = l.urgency(cs, now)
 	l.ctl.addLocal(local)
 	stalled := l.ctl.silence(now, time.Unix(0, l.busySince.Load()), rtt, local, outcome, n+1)
+	if stalled {
+		// What the level shed in the silence was its queue, not overload:
+		// it reopens, class holds and all, below a fleet's cap
+		// (TestASilenceBeforeSlowerAnswersIsNotAQueue).
+		clear(l.lvl.cutAt)
+		lv := cs.maxLevel()
+		if l.capped(now) {
+			lv = min(lv, l.fleetCap.Load())
+		}
+		l.level.Store(max(l.level.Load(), lv))
+	}
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) || stalled {
 		l.publish()
 	}
