@@ -171,8 +171,12 @@ type LimiterStatus struct {
 	WallTimed   uint64 `json:"wall_timed"`
 	// QueueTargetMs is the mean queue wait above which the admission
 	// level sheds more.
-	QueueTargetMs float64       `json:"queue_target_ms"`
-	Classes       []ClassStatus `json:"classes"`
+	QueueTargetMs float64 `json:"queue_target_ms"`
+	// Silences counts the times the backend answered nothing for a while
+	// and then answered late: it got slower, not busier, and the limit
+	// rose with its round trip.
+	Silences uint64        `json:"silences"`
+	Classes  []ClassStatus `json:"classes"`
 }
 
 // ClassStatus is one priority class: its queue, admissions and
@@ -311,7 +315,7 @@ func (g *Gateway) limiterStatus() LimiterStatus {
 	s := LimiterStatus{
 		Limit: ls.Limit, InFlight: ls.InFlight, Probing: ls.Probing,
 		MinRTTMs: ms(ls.MinRTT), BaselineRTTMs: ms(ls.BaselineRTT), P90RTTMs: ms(ls.P90RTT), Tolerance: ls.Tolerance, DrainRate: ls.DrainRate,
-		LocalDelayMs: ms(ls.LocalDelay), QueueTargetMs: ms(ls.QueueDelayTarget),
+		LocalDelayMs: ms(ls.LocalDelay), QueueTargetMs: ms(ls.QueueDelayTarget), Silences: ls.Silences,
 		RTTTiming: upstream.TimingSource(),
 	}
 	s.KernelTimed, s.WallTimed = upstream.TimedAnswers()

@@ -43,6 +43,7 @@ var families = map[string]family{
 	"gateway_limiter_tolerance_ratio":           {"gauge", "The p90/baseline round-trip ratio above which the limit is cut."},
 	"gateway_limiter_drain_requests_per_second": {"gauge", "Upstream calls completed per second; Retry-After is computed from it."},
 	"gateway_limiter_local_delay_seconds":       {"gauge", "Recent mean of this process's own delay on top of each backend round trip (reading answers late)."},
+	"gateway_limiter_silences_total":            {"counter", "Times the backend answered nothing for a while, then answered late: it got slower, and the limit rose with its round trip."},
 	"gateway_upstream_rtt_timing":               {"gauge", "1 for the way round trips are timed: source kernel (receive timestamps) or wall (this process's clock)."},
 	"gateway_upstream_answers_timed_total":      {"counter", "Backend answers timed, by source: kernel receive timestamps or the wall clock."},
 	"gateway_limiter_queue_depth":               {"gauge", "Requests waiting for an admission slot, by class."},

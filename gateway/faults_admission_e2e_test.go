@@ -83,13 +83,18 @@ func TestSlowerBackendRaisesTheLimit(t *testing.T) {
 	if r.late > 0.3 {
 		t.Errorf("%.0f%% shed 2 s after the issuer slowed, with 400 workers for 132 requests; want <= 30%% (target 0)", 100*r.late)
 	}
+	if r.silences == 0 {
+		t.Errorf("/status silences 0 after the issuer went 200 ms slower; want the silence read")
+	}
 }
 
 // slowerRun is what slowerBackend measured: the shares shed in the first
-// 2 s after the fault and after, and the highest limit after it.
+// 2 s after the fault and after, the highest limit after it, and the
+// silences the gateway read (/status).
 type slowerRun struct {
 	early, late float64
 	highest     int64
+	silences    uint64
 }
 
 func slowerBackend(t *testing.T) slowerRun {
@@ -124,9 +129,11 @@ func slowerBackend(t *testing.T) slowerRun {
 		t.Fatalf("no requests sent after the fault: %d, %d", sentEarly, sentLate)
 	}
 	st := is.stats(t)
-	t.Logf("after the latency rose: %d of %d shed in its first 2 s, %d of %d after; highest limit %d; issuer max in flight %d of 400 workers",
-		shedEarly, sentEarly, shedLate, sentLate, highest, st.MaxInFlight)
-	return slowerRun{early: float64(shedEarly) / float64(sentEarly), late: float64(shedLate) / float64(sentLate), highest: highest}
+	var gs gateway.Status
+	getJSON(t, gw.admin("/status"), &gs)
+	t.Logf("after the latency rose: %d of %d shed in its first 2 s, %d of %d after; highest limit %d; silences %d; issuer max in flight %d of 400 workers",
+		shedEarly, sentEarly, shedLate, sentLate, highest, gs.Limiter.Silences, st.MaxInFlight)
+	return slowerRun{early: float64(shedEarly) / float64(sentEarly), late: float64(shedLate) / float64(sentLate), highest: highest, silences: gs.Limiter.Silences}
 }
 
 // watchLimit reads the gateway's limit every 100 ms from after on (first

@@ -217,6 +217,7 @@ func (g *Gateway) writeLimiterMetrics(w io.Writer) {
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_tolerance_ratio", ls.Tolerance)
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_drain_requests_per_second", ls.DrainRate)
 	metrics.WriteGaugeFloat64(w, "gateway_limiter_local_delay_seconds", ls.LocalDelay.Seconds())
+	metrics.WriteCounterUint64(w, "gateway_limiter_silences_total", ls.Silences)
 	metrics.WriteGaugeUint64(w, `gateway_upstream_rtt_timing{source="`+upstream.TimingSource()+`"}`, 1)
 	kernel, wall := upstream.TimedAnswers()
 	metrics.WriteCounterUint64(w, `gateway_upstream_answers_timed_total{source="kernel"}`, kernel)

@@ -133,6 +133,7 @@ type controller struct {
 	quietN             int // answers since progress (stragglers)
 	stallSlots         float64
 	stallEnd           time.Time
+	silences           uint64 // silences read (Stats.Silences)
 
 	// urgency is how many classes that are neither bulk nor the lowest
 	// rank at or below the most important class its gateway sheds or
@@ -278,6 +279,9 @@ func (c *controller) silence(now, busy time.Time, rtt, local time.Duration, o Ou
 	s := best * (rtt - b).Seconds()
 	if s <= c.stallSlots {
 		return false
+	}
+	if c.stallEnd.IsZero() {
+		c.silences++
 	}
 	c.stallSlots, c.stallEnd = s, now
 	return true

@@ -570,6 +570,9 @@ func TestASilenceBeforeSlowerAnswersIsNotAQueue(t *testing.T) {
 		if shed != 0 {
 			t.Errorf("%v: %d attempts shed with spare capacity; want none", p, shed)
 		}
+		if st.Silences == 0 {
+			t.Errorf("%v: Stats.Silences 0; want the silence read", p)
+		}
 		if st.BaselineRTT < 200*time.Millisecond || float64(st.Limit) < need {
 			t.Errorf("%v: baseline %v, limit %d; want the baseline past 200 ms and the limit at least %.0f", p, st.BaselineRTT, st.Limit, need)
 		}

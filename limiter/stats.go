@@ -33,6 +33,10 @@ type Stats struct {
 	// QueueDelayTarget is the mean queue wait above which the admission
 	// level sheds more.
 	QueueDelayTarget time.Duration
+	// Silences counts the times the backend answered nothing for a while
+	// and then answered late: it got slower, and the limit took the
+	// slots the longer round trip holds.
+	Silences uint64
 	// Classes has one entry per class, highest priority first.
 	Classes []ClassStats
 }
@@ -72,6 +76,7 @@ func (l *Limiter) Stats(s *Stats) {
 	s.Tolerance = l.ctl.toleranceAt(l.urgency(cs, now))
 	s.QueueDelayTarget = l.queueDelayTarget(now)
 	s.LocalDelay = l.ctl.local
+	s.Silences = l.ctl.silences
 	level := l.level.Load()
 	for i, k := range cs.list {
 		admitting := float64(min(max(level-int64(i<<subBits)+1, 0), subLevels)) / subLevels
