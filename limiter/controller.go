@@ -387,10 +387,7 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 				c.floorRun = run + 1
 			}
 			if c.rebase(math.Min(L, c.maxInflight), p90) && (c.slower(lo, fastest) || c.floorRun >= stuckRuns) {
-				c.baseline.reset(now, p90)
-				c.pool, c.poolStart = c.pool[:0], now // samples of the faster backend
-				c.minRTT.reset(now, lo)
-				c.histN, c.floorRun = 0, 0
+				c.rebaseTo(now, p90, lo)
 				c.restart(now, L)
 				break
 			}
@@ -432,6 +429,15 @@ func (c *controller) restart(now time.Time, l float64) {
 	if need > l && 4*c.local < c.rtt {
 		c.ssthresh, c.slowStart = c.clamp(need), true
 	}
+}
+
+// rebaseTo makes p90 the baseline and lo the fastest answer, dropping
+// the pooled samples and the history of the faster backend.
+func (c *controller) rebaseTo(now time.Time, p90, lo time.Duration) {
+	c.baseline.reset(now, p90)
+	c.pool, c.poolStart = c.pool[:0], now
+	c.minRTT.reset(now, lo)
+	c.histN, c.floorRun = 0, 0
 }
 
 // rebase reports whether latency above tolerance is not caused by our own
@@ -479,9 +485,9 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float
 // by more than chainRatio, the previous level was queueing: halve again,
 // unless this level's mean is within tolerance of the fastest answer
 // (halving a lockstep backend's 5 workers to 2 failed TestAdmissionGrid's
-// limit criterion: TestFirstSecondsKeepTheQueueShort). Else the probe is over and the limit becomes the best
-// Little's-law estimate of the chain, limit × tolerance × baseline / p90,
-// never above a level tried. The mean decides, not the p90: just above
+// limit criterion: TestFirstSecondsKeepTheQueueShort). Else the probe is
+// over and the limit becomes the best Little's-law estimate of the chain,
+// limit × tolerance × baseline / p90, never above a level tried. The mean decides, not the p90: just above
 // the knee of a lockstep backend the p90 exaggerates a queue of one, and
 // probes went on halving (TestControllerConverges).
 func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float64) {

@@ -191,6 +191,19 @@ func (l *Limiter) shedBelow(c int) {
 	}
 }
 
+// reopenAfterSilence reopens the level, class holds and all, below a
+// fleet's cap: what it shed while the backend was silent was the
+// silence's queue, not overload (TestASilenceBeforeSlowerAnswersIsNotAQueue).
+// Called with cmu held.
+func (l *Limiter) reopenAfterSilence(cs *classSet, now time.Time) {
+	clear(l.lvl.cutAt)
+	lv := cs.maxLevel()
+	if l.capped(now) {
+		lv = min(lv, l.fleetCap.Load())
+	}
+	l.level.Store(max(l.level.Load(), lv))
+}
+
 // marginalClass is the class the admission level cuts through: the class
 // of the first user level it excludes, or the lowest class when it
 // excludes none. A level at the top sub-level of a class admits that

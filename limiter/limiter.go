@@ -28,11 +28,12 @@ type ClassConfig struct {
 	// Default DefaultMaxWait.
 	MaxWait time.Duration
 	// Bulk marks a class that every gateway sheds first in a surge (in a
-	// code service, showing a code as against scanning one). A slot nobody waits for goes at once to a bulk user
-	// within a demand rank of the admission level, and to its other users
-	// only once left free a while (leftFree), so that the backend's share
-	// goes to the fetches the cache will reuse; a user the level cuts off
-	// in a class that is not bulk takes it at once. Shedding a bulk class
+	// code service, showing a code as against scanning one). A slot
+	// nobody waits for goes at once to a bulk user within a demand rank
+	// of the admission level, and to its other users only once left free
+	// a while (leftFree), so that the backend's share goes to the fetches
+	// the cache will reuse; a user the level cuts off in a class that is
+	// not bulk takes it at once. Shedding a bulk class
 	// raises no gateway's latency tolerance (controller.tolerance).
 	Bulk bool
 }
@@ -382,15 +383,7 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	l.ctl.addLocal(local)
 	stalled := l.ctl.silence(now, time.Unix(0, l.busySince.Load()), rtt, local, outcome, n+1)
 	if stalled {
-		// What the level shed in the silence was its queue, not overload:
-		// it reopens, class holds and all, below a fleet's cap
-		// (TestASilenceBeforeSlowerAnswersIsNotAQueue).
-		clear(l.lvl.cutAt)
-		lv := cs.maxLevel()
-		if l.capped(now) {
-			lv = min(lv, l.fleetCap.Load())
-		}
-		l.level.Store(max(l.level.Load(), lv))
+		l.reopenAfterSilence(cs, now)
 	}
 	if l.ctl.onRelease(now, t.epoch, rtt, outcome, n+1) || stalled {
 		l.publish()

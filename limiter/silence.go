@@ -34,13 +34,12 @@ func (c *controller) silence(now, busy time.Time, rtt, local time.Duration, o Ou
 		c.quietN++
 	}
 	quiet := now.Sub(later(last, busy))
-	best := c.bestRate(now)
-	rate := best
-	if b > 0 {
-		rate = math.Min(best, float64(inflight)/b.Seconds()) // what those out could have answered
+	if b == 0 || o != OutcomeOK || rtt <= after || quiet <= after || quiet > rtt+local {
+		return false // the common case: no silence, and no rate to read
 	}
-	if missing := rate * quiet.Seconds(); b == 0 || o != OutcomeOK || rtt <= after || quiet <= after || quiet > rtt+local ||
-		missing < float64(c.cfg.minSamples) || float64(quietN) > missing/8 {
+	best := c.bestRate(now)
+	rate := math.Min(best, float64(inflight)/b.Seconds()) // what those out could have answered
+	if missing := rate * quiet.Seconds(); missing < float64(c.cfg.minSamples) || float64(quietN) > missing/8 {
 		return false
 	}
 	s := best * (rtt - b).Seconds()
@@ -68,10 +67,7 @@ func later(a, b time.Time) time.Time {
 // with tolerance to spare. Either way the stall's slots go.
 func (c *controller) afterStall(now time.Time, p90, lo, fastest time.Duration) {
 	if p90 > 0 && lo > 0 && c.slower(lo, fastest) {
-		c.baseline.reset(now, p90)
-		c.pool, c.poolStart = c.pool[:0], now
-		c.minRTT.reset(now, lo)
-		c.histN, c.floorRun = 0, 0
+		c.rebaseTo(now, p90, lo)
 		c.limit = c.clamp(math.Max(c.limit, c.tolerance()*c.bestRate(now)*c.meanRTT().Seconds()))
 		c.cap, c.chainN = 0, 0
 	}
