@@ -125,6 +125,11 @@ type controller struct {
 	slowStart bool
 	ssthresh  float64
 
+	// limited: the limit made a request wait or turned one away this
+	// window; levelOpen: the admission level admitted every class at the
+	// last release. Set by the Limiter (see used).
+	limited, levelOpen bool
+
 	// A silence: lastSent is the newest admission answered so far and
 	// progress when it was; stallSlots the slots that the round trip of
 	// the first answer after a silence holds beyond the baseline (see
@@ -257,6 +262,7 @@ func (c *controller) startWindow(now time.Time) {
 	c.winStart = now
 	c.samples = c.samples[:0]
 	c.seen, c.overloads, c.maxInflight = 0, 0, 0
+	c.limited = false
 	c.rttSum = 0
 }
 
@@ -399,17 +405,17 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 			// service time), and halving on one window overshoots.
 			g := math.Max(0.5, 1/q)
 			c.limit = L * (1 - cutSmoothing + cutSmoothing*g)
-		case c.maxInflight >= L/2 && c.slowStart && L < c.ssthresh:
+		case c.used(L) && c.slowStart && L < c.ssthresh:
 			c.limit = math.Min(2*L, c.ssthresh)
-		case c.maxInflight >= L/2:
-			// Grow only when the limit was used (in-flight reached half
-			// of it, as in Gradient2): an app-limited window says nothing
-			// about what the backend could take. Under light load the
-			// limit then keeps about twice what bursts reach (at 0.5x C
-			// it drifts from 11 to 18 in a minute). Growing only past 90%
-			// removed that drift but let RTT noise at light load press
-			// the limit down to what the load used (100 to 2 at 300 req/s
-			// on a 1 ms backend), and a stall then shed requests.
+		case c.used(L):
+			// Grow only when the limit was used: an app-limited window
+			// says nothing about what the backend could take. Under
+			// light load the limit then keeps about twice what bursts
+			// reach (at 0.5x C it drifts from 11 to 18 in a minute).
+			// Growing only past 90% removed that drift but let RTT noise
+			// at light load press the limit down to what the load used
+			// (100 to 2 at 300 req/s on a 1 ms backend), and a stall
+			// then shed requests.
 			c.limit = L + math.Max(1, math.Sqrt(L)/2)
 		}
 	}
@@ -419,6 +425,17 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 	// limit, even while requests admitted under a higher one drain.
 	c.hist[0] = point{math.Min(L, c.maxInflight), p90}
 	c.histN = min(c.histN+1, historyLen)
+}
+
+// used reports whether a window used limit L: the limit made a request
+// wait or turned one away, or, while the level admits every class,
+// in-flight reached half of it (Gradient2's rule). While the level sheds
+// a class at arrival, in-flight says what the level let through, not
+// what the backend could take: a saturated gateway's limit doubled to
+// 306 with 91-131 in flight while a class hold kept a class out, and
+// flooded the backend when the hold ended (TestAdmissionGrid).
+func (c *controller) used(L float64) bool {
+	return c.limited || c.levelOpen && c.maxInflight >= L/2
 }
 
 // restart follows a rebase: a slower backend holds more requests for

@@ -140,6 +140,9 @@ type Limiter struct {
 	fleetCap, fleetCapUntil atomic.Int64
 	// idleSince is when in-flight last fell to zero (Unix nanoseconds).
 	idleSince atomic.Int64
+	// limitHit: an Acquire found every slot taken since the last
+	// release (controller.used).
+	limitHit atomic.Bool
 	// freeAt is when a slot last came back that nobody took (Unix
 	// nanoseconds; 0 while in-flight is at the limit): see leftFree.
 	freeAt atomic.Int64
@@ -321,6 +324,9 @@ func (l *Limiter) tryInc() bool {
 	for {
 		n, limit := l.inflight.Load(), l.limit.Load()
 		if n >= limit {
+			if !l.limitHit.Load() {
+				l.limitHit.Store(true) // a load first: the flag's line stays shared
+			}
 			return false
 		}
 		if l.inflight.CompareAndSwap(n, n+1) {
@@ -381,6 +387,10 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	cs := l.classes.Load()
 	l.ctl.urgency = l.urgency(cs, now)
 	l.ctl.addLocal(local)
+	if l.limitHit.Swap(false) || l.waiting.Load() > 0 {
+		l.ctl.limited = true
+	}
+	l.ctl.levelOpen = l.level.Load() >= cs.maxLevel()
 	stalled := l.ctl.silence(now, time.Unix(0, l.busySince.Load()), rtt, local, outcome, n+1)
 	if stalled {
 		l.reopenAfterSilence(cs, now)
