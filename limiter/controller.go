@@ -431,9 +431,9 @@ func (c *controller) adjust(now time.Time, p90, lo, fastest time.Duration) {
 // wait or turned one away, or, while the level admits every class,
 // in-flight reached half of it (Gradient2's rule). While the level sheds
 // a class at arrival, in-flight says what the level let through, not
-// what the backend could take: a saturated gateway's limit doubled to
-// 306 with 91-131 in flight while a class hold kept a class out, and
-// flooded the backend when the hold ended (TestAdmissionGrid).
+// what the backend could take: a class hold let a saturated gateway's
+// limit grow, and it flooded the backend when the hold ended
+// (TestAdmissionGrid).
 func (c *controller) used(L float64) bool {
 	return c.limited || c.levelOpen && c.maxInflight >= L/2
 }
@@ -631,61 +631,6 @@ func (c *controller) rand() uint64 {
 	c.rng ^= c.rng << 25
 	c.rng ^= c.rng >> 27
 	return c.rng * 2685821657736338717
-}
-
-// minWindow is a windowed minimum over a span of time, kept in 32 buckets
-// of span/32 each: O(1) memory, O(32) to read.
-type minWindow struct {
-	width time.Duration
-	base  time.Time
-	slot  [32]struct {
-		idx int64 // bucket number + 1; 0 means empty
-		v   time.Duration
-	}
-}
-
-func (w *minWindow) init(span time.Duration, base time.Time) {
-	w.width = max(span/32, 1)
-	w.base = base
-	clear(w.slot[:])
-}
-
-func (w *minWindow) bucket(now time.Time) int64 {
-	return int64(max(now.Sub(w.base), 0)/w.width) + 1
-}
-
-func (w *minWindow) add(now time.Time, v time.Duration) {
-	b := w.bucket(now)
-	s := &w.slot[b%32]
-	if s.idx != b || v < s.v {
-		s.idx, s.v = b, v
-	}
-}
-
-// min returns the minimum over the span, or 0 if nothing was added in it.
-func (w *minWindow) min(now time.Time) time.Duration {
-	b := w.bucket(now)
-	var m time.Duration
-	for _, s := range w.slot {
-		if s.idx != 0 && s.idx > b-32 && s.idx <= b && (m == 0 || s.v < m) {
-			m = s.v
-		}
-	}
-	return m
-}
-
-func (w *minWindow) reset(now time.Time, v time.Duration) {
-	clear(w.slot[:])
-	w.add(now, v)
-}
-
-// rescale changes the span, keeping the current minimum.
-func (w *minWindow) rescale(span time.Duration, now time.Time) {
-	m := w.min(now)
-	w.init(span, now)
-	if m > 0 {
-		w.add(now, m)
-	}
 }
 
 // slower reports whether a window's fastest answer, lo, says the backend
