@@ -507,9 +507,10 @@ func (c *controller) startProbe(now time.Time, p90 time.Duration, inflight float
 // (halving a lockstep backend's 5 workers to 2 failed TestAdmissionGrid's
 // limit criterion: TestFirstSecondsKeepTheQueueShort). Else the probe is
 // over and the limit becomes the best Little's-law estimate of the chain,
-// limit × tolerance × baseline / p90, never above a level tried. The mean decides, not the p90: just above
-// the knee of a lockstep backend the p90 exaggerates a queue of one, and
-// probes went on halving (TestControllerConverges).
+// limit × tolerance × baseline / p90, never above a level tried. The mean
+// decides, not the p90: just above the knee of a lockstep backend the p90
+// exaggerates a queue of one, and probes went on halving
+// (TestControllerConverges).
 func (c *controller) probeStep(now time.Time, p90 time.Duration, inflight float64) {
 	mean := c.meanRTT()
 	if p90 > 0 && mean > 0 && float64(c.lastMean) > c.chainRatio()*float64(mean) && c.cap > c.cfg.minLimit && c.chainN < chainLen &&

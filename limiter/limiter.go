@@ -387,7 +387,7 @@ func (t Token) ReleaseTimed(rtt, local time.Duration, outcome Outcome) {
 	cs := l.classes.Load()
 	l.ctl.urgency = l.urgency(cs, now)
 	l.ctl.addLocal(local)
-	if l.limitHit.Swap(false) || l.waiting.Load() > 0 {
+	if l.limitHit.Load() && l.limitHit.Swap(false) || l.waiting.Load() > 0 {
 		l.ctl.limited = true
 	}
 	l.ctl.levelOpen = l.level.Load() >= cs.maxLevel()
